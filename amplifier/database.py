@@ -1,0 +1,118 @@
+"""Engines, sessions and schema migrations.
+
+A new, empty database is created at the current schema. An existing database is never
+altered silently: if its schema is behind, ``SchemaOutOfDate`` says to run
+``amplifier db upgrade`` (``upgrade(engine)`` in Python).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+from amplifier.errors import DatabaseError, SchemaOutOfDate
+
+ENV_URL = "AMPLIFIER_DATABASE_URL"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def resolve_url(url: str, root: Path) -> str:
+    """Make a relative SQLite path relative to the workspace ``root``; env var wins."""
+    url = os.environ.get(ENV_URL) or url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.is_absolute():
+            path = (root / path).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        parsed = parsed.set(database=str(path))
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"timeout": 30}
+    engine = sa.create_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _config(connection: sa.Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; return (before, after)."""
+    before = current_revision(engine)
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "head")
+    return before, head_revision()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create a brand-new database; refuse to use one whose schema is not current."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    if current is None:
+        tables = sa.inspect(engine).get_table_names()
+        if tables:
+            raise DatabaseError(
+                f"the database at {engine.url.render_as_string()} has tables "
+                f"({', '.join(sorted(tables)[:5])}) but no amplifier schema version; "
+                "point amplifier at an empty database"
+            )
+        upgrade(engine)
+        return
+    known = {rev.revision for rev in ScriptDirectory.from_config(_config()).walk_revisions()}
+    if current not in known:
+        raise SchemaOutOfDate(
+            f"the database schema is at revision {current}, which this version of amplifier "
+            "does not know (it was written by a newer amplifier); upgrade amplifier"
+        )
+    raise SchemaOutOfDate(
+        f"the database schema is at revision {current} but this amplifier needs {head}; "
+        "back it up, then run `amplifier db upgrade`"
+    )
+
+
+def session(engine: Engine) -> Session:
+    return Session(engine, expire_on_commit=False)

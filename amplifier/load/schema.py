@@ -1,0 +1,279 @@
+"""The shape of every workspace file, as pydantic models.
+
+Each model forbids unknown keys, so a typo is reported with the nearest known key.
+Cross-file rules (unique codes, known parents, no cycles, unique handles) live in
+``amplifier.load.checks``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import zoneinfo
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from amplifier.load.source import suggest
+from amplifier.vocab import AccountMode, Platform, UnitKind
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _check_zone(value: str) -> str:
+    if value not in _zones():
+        raise ValueError(
+            f"unknown IANA timezone '{value}'{suggest(value, _zones())}; "
+            "Indonesian zones are Asia/Jakarta or Asia/Pontianak (WIB), "
+            "Asia/Makassar (WITA) and Asia/Jayapura (WIT)"
+        )
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("a time needs its UTC offset, for example 2027-06-23T09:00:00+07:00 (WIB)")
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_check_zone)]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9\-]*$")]
+StrList = Annotated[list[str], BeforeValidator(_as_list)]
+AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware)]
+
+
+# --- amplifier.toml ---------------------------------------------------------------------
+
+
+class DatabaseSettings(Strict):
+    url: str = Field(
+        default="sqlite:///.amplifier/amplifier.db",
+        description="SQLAlchemy URL; a relative sqlite path is relative to the workspace",
+    )
+
+
+class WorkspaceSettings(Strict):
+    language: str = Field(default="id", description="default language tag for rendering")
+
+
+class Settings(Strict):
+    """``amplifier.toml``."""
+
+    workspace: WorkspaceSettings = WorkspaceSettings()
+    database: DatabaseSettings = DatabaseSettings()
+
+
+# --- org.yaml ---------------------------------------------------------------------------
+
+
+class Institution(Strict):
+    code: Code
+    name: str
+    short_name: str | None = None
+    timezone: Timezone = "Asia/Jakarta"
+    website: str | None = None
+
+
+class AccountSpec(Strict):
+    platform: Platform
+    handle: Annotated[str, Field(min_length=1, max_length=100)]
+    url: str | None = None
+    profile_photo: str | None = None
+    mode: AccountMode = AccountMode.MANUAL
+
+    @field_validator("handle")
+    @classmethod
+    def _strip_at(cls, value: str) -> str:
+        value = value.strip()
+        if not value.lstrip("@"):
+            raise ValueError("a handle cannot be empty")
+        return value.lstrip("@")
+
+    @property
+    def key(self) -> str:
+        """``platform:handle``, the account's identity across syncs (case-insensitive)."""
+        return f"{self.platform.value}:{self.handle.lower()}"
+
+
+class UnitSpec(Strict):
+    code: Code
+    name: str
+    kind: UnitKind
+    parent: Code | None = None
+    region: str | None = Field(default=None, description="province (provinsi)")
+    city: str | None = None
+    timezone: Timezone
+    languages: StrList = Field(default_factory=lambda: ["id"])
+    tags: StrList = Field(default_factory=list)
+    accounts: list[AccountSpec] = Field(default_factory=list)
+
+
+class AssignmentLetter(Strict):
+    """Surat tugas: the letter that assigns an admin to manage accounts."""
+
+    number: str
+    issued: dt.date
+    valid_until: dt.date
+
+    @field_validator("valid_until")
+    @classmethod
+    def _after_issue(cls, value: dt.date, info: Any) -> dt.date:
+        issued = info.data.get("issued")
+        if issued is not None and value < issued:
+            raise ValueError(f"valid_until {value} is before issued {issued}")
+        return value
+
+
+class AdminSpec(Strict):
+    id: Code
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    units: StrList = Field(default_factory=list, description="codes of units managed")
+    accounts: StrList = Field(
+        default_factory=list, description="accounts managed, as platform:handle"
+    )
+    letter: AssignmentLetter
+
+    @field_validator("accounts")
+    @classmethod
+    def _account_refs(cls, value: list[str]) -> list[str]:
+        platforms = [p.value for p in Platform]
+        for ref in value:
+            platform, sep, handle = ref.partition(":")
+            if not sep or not handle.lstrip("@"):
+                raise ValueError(f"'{ref}' should be platform:handle, for example x:humas_jakarta")
+            if platform not in platforms:
+                raise ValueError(
+                    f"'{ref}': unknown platform '{platform}'{suggest(platform, platforms)}"
+                )
+        return [f"{r.partition(':')[0]}:{r.partition(':')[2].lstrip('@').lower()}" for r in value]
+
+
+class OrgFile(Strict):
+    """``org.yaml``."""
+
+    institution: Institution
+    units: list[UnitSpec]
+    admins: list[AdminSpec] = Field(default_factory=list)
+
+
+# --- calendars/*.yaml -------------------------------------------------------------------
+
+
+class Targets(Strict):
+    """Which units (and which of their platforms) receive a campaign or a post.
+
+    Selectors of different kinds narrow each other (AND); values inside one selector
+    widen it (OR). An empty Targets selects every active unit.
+    """
+
+    kinds: list[UnitKind] = Field(default_factory=list)
+    regions: StrList = Field(default_factory=list)
+    timezones: list[Timezone] = Field(default_factory=list)
+    tags: StrList = Field(default_factory=list)
+    units: StrList = Field(default_factory=list, description="explicit unit codes")
+    subtrees: StrList = Field(default_factory=list, description="a unit and all units below it")
+    exclude: StrList = Field(default_factory=list, description="unit codes (with their subtrees)")
+    platforms: list[Platform] = Field(default_factory=list)
+
+
+class Period(Strict):
+    start: dt.date
+    end: dt.date
+
+    @field_validator("end")
+    @classmethod
+    def _ordered(cls, value: dt.date, info: Any) -> dt.date:
+        start = info.data.get("start")
+        if start is not None and value < start:
+            raise ValueError(f"end {value} is before start {start}")
+        return value
+
+
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+
+def _template_name(value: str) -> str:
+    if not _TEMPLATE_NAME.match(value):
+        raise ValueError(
+            f"template name '{value}' may use only lower-case letters, digits, '-' and '_'"
+        )
+    return value
+
+
+TemplateName = Annotated[str, AfterValidator(_template_name)]
+
+
+class PostSpec(Strict):
+    key: Slug
+    at: AwareDatetime = Field(description="the central post's own time, with its UTC offset")
+    body: str
+    title: str | None = None
+    link: str | None = None
+    media: StrList = Field(default_factory=list)
+    templates: Annotated[list[TemplateName], BeforeValidator(_as_list)] = Field(
+        default_factory=list
+    )
+    targets: Targets | None = None
+
+
+class CampaignSpec(Strict):
+    slug: Slug
+    title: str
+    goal: str | None = None
+    period: Period
+    priority: int = Field(default=0, ge=0, le=100)
+    key_messages: StrList = Field(default_factory=list)
+    hashtags: StrList = Field(default_factory=list)
+    links: StrList = Field(default_factory=list)
+    targets: Targets = Targets()
+    posts: list[PostSpec] = Field(default_factory=list)
+
+    @field_validator("hashtags")
+    @classmethod
+    def _hashtags(cls, value: list[str]) -> list[str]:
+        out = []
+        for tag in value:
+            bare = tag.lstrip("#")
+            if not re.fullmatch(r"\w+", bare):
+                raise ValueError(f"hashtag '{tag}' may contain only letters, digits and '_'")
+            out.append(bare)
+        return out
+
+
+class BlackoutSpec(Strict):
+    key: Slug
+    name: str
+    starts: AwareDatetime
+    ends: AwareDatetime
+    reason: str | None = None
+    scope: Targets = Targets()
+
+    @field_validator("ends")
+    @classmethod
+    def _ordered(cls, value: dt.datetime, info: Any) -> dt.datetime:
+        starts = info.data.get("starts")
+        if starts is not None and value <= starts:
+            raise ValueError(f"ends {value.isoformat()} is not after starts {starts.isoformat()}")
+        return value
+
+
+class CalendarFile(Strict):
+    """One file in ``calendars/``: campaigns and blackouts."""
+
+    campaigns: list[CampaignSpec] = Field(default_factory=list)
+    blackouts: list[BlackoutSpec] = Field(default_factory=list)

@@ -1,0 +1,212 @@
+"""Database tables (SQLModel). Every timestamp is timezone-aware UTC.
+
+Rows are never deleted by amplifier: removed units, accounts and admins are deactivated,
+removed targets leave their variants ``cancelled``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from amplifier.vocab import AccountMode, Platform, ReviewState, UnitKind, VariantStatus
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores UTC; always hands back an aware UTC datetime; refuses naive input."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: amplifier stores only aware UTC times")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _enum(enum: type) -> sa.Enum:
+    return sa.Enum(
+        enum, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class WorkUnit(SQLModel, table=True):
+    __tablename__ = "work_unit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    name: str
+    kind: UnitKind = Field(sa_type=_enum(UnitKind))
+    parent_id: int | None = Field(default=None, foreign_key="work_unit.id", index=True)
+    region: str | None = None
+    city: str | None = None
+    timezone: str = Field(max_length=64)
+    languages: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    active: bool = True
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "account"
+    __table_args__ = (sa.UniqueConstraint("platform", "handle_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="work_unit.id", index=True)
+    platform: Platform = Field(sa_type=_enum(Platform))
+    handle: str = Field(max_length=100)
+    handle_key: str = Field(max_length=100, description="lower-cased handle, the identity")
+    url: str | None = None
+    profile_photo: str | None = None
+    mode: AccountMode = Field(default=AccountMode.MANUAL, sa_type=_enum(AccountMode))
+    active: bool = True
+
+
+class Admin(SQLModel, table=True):
+    __tablename__ = "admin"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True, description="the id given in org.yaml")
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    letter_number: str
+    letter_issued: dt.date
+    letter_valid_until: dt.date
+    active: bool = True
+
+
+class AdminLink(SQLModel, table=True):
+    """An admin manages a whole unit (account_id is null) or one account."""
+
+    __tablename__ = "admin_link"
+    __table_args__ = (sa.UniqueConstraint("admin_id", "unit_id", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    admin_id: int = Field(foreign_key="admin.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="work_unit.id")
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    active: bool = True
+
+
+class Campaign(SQLModel, table=True):
+    __tablename__ = "campaign"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=100, unique=True, index=True)
+    title: str
+    goal: str | None = None
+    period_start: dt.date
+    period_end: dt.date
+    priority: int = 0
+    key_messages: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    hashtags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    links: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    targets: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    source: str | None = Field(default=None, description="file:line it was loaded from")
+    active: bool = True
+
+
+class CentralPost(SQLModel, table=True):
+    __tablename__ = "central_post"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    key: str = Field(max_length=100)
+    central_at: dt.datetime = Field(sa_type=UTCDateTime)
+    title: str | None = None
+    body: str
+    link: str | None = None
+    media: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    templates: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    targets: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    source: str | None = None
+    active: bool = True
+
+
+class Variant(SQLModel, table=True):
+    """A central post rendered for one account. Identity: (post_id, account_id)."""
+
+    __tablename__ = "variant"
+    __table_args__ = (
+        sa.UniqueConstraint("post_id", "account_id"),
+        sa.Index("ix_variant_due", "status", "publish_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="central_post.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    unit_id: int = Field(foreign_key="work_unit.id", index=True)
+    text: str = ""
+    content_hash: str = Field(default="", max_length=64)
+    template: str | None = Field(default=None, description="template file that rendered it")
+    publish_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: VariantStatus = Field(default=VariantStatus.PENDING, sa_type=_enum(VariantStatus))
+    review: ReviewState = Field(default=ReviewState.DRAFT, sa_type=_enum(ReviewState))
+    reasons: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    findings: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    idempotency_key: str = Field(max_length=64, unique=True)
+    reviewed_by: str | None = None
+    reviewed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_note: str | None = None
+    claimed_by: str | None = None
+    lease_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    published_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    external_url: str | None = None
+    confirmed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """One attempt to publish a variant."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (sa.UniqueConstraint("variant_id", "attempt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    variant_id: int = Field(foreign_key="variant.id", index=True)
+    attempt: int
+    publisher: str = Field(max_length=64)
+    worker: str | None = None
+    started_at: dt.datetime = Field(sa_type=UTCDateTime)
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str | None = Field(default=None, max_length=20)
+    external_id: str | None = None
+    external_url: str | None = None
+    error: str | None = None
+
+
+class Blackout(SQLModel, table=True):
+    """A time when nothing, or only some campaigns, may go out to the units in scope."""
+
+    __tablename__ = "blackout"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, unique=True)
+    name: str
+    kind: str = Field(
+        default="custom", max_length=20, description="custom, holiday, quiet, embargo"
+    )
+    starts_at: dt.datetime = Field(sa_type=UTCDateTime)
+    ends_at: dt.datetime = Field(sa_type=UTCDateTime)
+    scope: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    campaigns: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    reason: str | None = None
+    source: str | None = None
+    active: bool = True

@@ -1,0 +1,142 @@
+"""The workspace: a folder of files plus the database they are synced into.
+
+import amplifier
+ws = amplifier.open_workspace("path/to/workspace")
+report = ws.sync()
+for node in ws.unit_tree():
+    print(node.code, node.timezone, [a.handle for a in node.accounts])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from amplifier import database
+from amplifier.errors import WorkspaceError
+from amplifier.load import LoadedWorkspace, load_settings, load_workspace
+from amplifier.load.schema import Settings
+from amplifier.models import Account, WorkUnit
+from amplifier.sync import SyncReport, sync_workspace
+
+
+@dataclass
+class AccountInfo:
+    platform: str
+    handle: str
+    mode: str
+    active: bool
+    url: str | None = None
+
+
+@dataclass
+class UnitNode:
+    id: int
+    code: str
+    name: str
+    kind: str
+    timezone: str
+    region: str | None
+    city: str | None
+    active: bool
+    accounts: list[AccountInfo] = field(default_factory=list)
+    children: list[UnitNode] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "code": self.code,
+            "name": self.name,
+            "kind": self.kind,
+            "timezone": self.timezone,
+            "region": self.region,
+            "city": self.city,
+            "active": self.active,
+            "accounts": [vars(a) for a in self.accounts],
+            "children": [c.as_dict() for c in self.children],
+        }
+
+    def walk(self) -> list[UnitNode]:
+        out = [self]
+        for child in self.children:
+            out += child.walk()
+        return out
+
+
+class Workspace:
+    """A workspace folder and its database. Cheap to open; files load on first use."""
+
+    def __init__(self, root: Path, settings: Settings, database_url: str | None = None) -> None:
+        self.root = root
+        self.settings = settings
+        self.database_url = database.resolve_url(database_url or settings.database.url, root)
+
+    @classmethod
+    def open(cls, root: str | Path = ".", *, database_url: str | None = None) -> Workspace:
+        root = Path(root).resolve()
+        settings, problems = load_settings(root)
+        if problems or settings is None:
+            raise WorkspaceError(problems, root)
+        return cls(root, settings, database_url)
+
+    @cached_property
+    def files(self) -> LoadedWorkspace:
+        """The validated workspace files (raises ``WorkspaceError`` listing every problem)."""
+        return load_workspace(self.root)
+
+    def reload(self) -> LoadedWorkspace:
+        self.__dict__.pop("files", None)
+        return self.files
+
+    @cached_property
+    def engine(self) -> Engine:
+        engine = database.create_engine(self.database_url)
+        database.ensure_schema(engine)
+        return engine
+
+    def session(self) -> Session:
+        return database.session(self.engine)
+
+    def sync(self, *, dry_run: bool = False) -> SyncReport:
+        """Import the workspace files into the database (idempotent)."""
+        return sync_workspace(self.engine, self.reload(), dry_run=dry_run)
+
+    def unit_tree(self, *, include_inactive: bool = False) -> list[UnitNode]:
+        """The unit tree as stored in the database, roots first, children by code."""
+        with self.session() as s:
+            unit_q = select(WorkUnit).order_by(sa.asc(WorkUnit.code))
+            account_q = select(Account).order_by(Account.platform, Account.handle)
+            if not include_inactive:
+                unit_q = unit_q.where(WorkUnit.active == sa.true())
+                account_q = account_q.where(Account.active == sa.true())
+            units = s.exec(unit_q).all()
+            accounts = s.exec(account_q).all()
+        nodes = {
+            u.id: UnitNode(
+                u.id or 0, u.code, u.name, u.kind, u.timezone, u.region, u.city, u.active
+            )
+            for u in units
+        }
+        for a in accounts:
+            if a.unit_id in nodes:
+                nodes[a.unit_id].accounts.append(
+                    AccountInfo(a.platform, a.handle, a.mode, a.active, a.url)
+                )
+        roots = []
+        for u in units:
+            if u.parent_id in nodes:
+                nodes[u.parent_id].children.append(nodes[u.id])
+            else:
+                roots.append(nodes[u.id])
+        return roots
+
+
+def open_workspace(root: str | Path = ".", *, database_url: str | None = None) -> Workspace:
+    """Open the workspace folder at ``root`` (settings are read now, other files on use)."""
+    return Workspace.open(root, database_url=database_url)

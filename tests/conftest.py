@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import os
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parents[1]
+POSTGRES_ENV = "AMPLIFIER_TEST_POSTGRES_URL"
+
+MINIMAL_ORG = """\
+institution:
+  code: KPTD
+  name: Kementerian Contoh
+units:
+  - code: PUSAT
+    name: Kantor Pusat
+    kind: central
+    timezone: Asia/Jakarta
+    accounts:
+      - platform: x
+        handle: kptd_ri
+  - code: KANWIL-BALI
+    name: Kantor Wilayah Bali
+    kind: regional
+    parent: PUSAT
+    region: Bali
+    city: Denpasar
+    timezone: Asia/Makassar
+    accounts:
+      - platform: instagram
+        handle: kptd.kanwil.bali
+admins:
+  - id: ADM-1
+    name: Admin Pusat
+    units: [PUSAT, KANWIL-BALI]
+    letter:
+      number: ST-1/2027
+      issued: 2027-01-04
+      valid_until: 2027-12-31
+"""
+
+
+WorkspaceFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_workspace(tmp_path: Path) -> WorkspaceFactory:
+    """Write a workspace: ``make_workspace(org=..., calendars={"a.yaml": ...}, settings=...)``."""
+
+    def make(
+        org: str | bytes | None = MINIMAL_ORG,
+        calendars: dict[str, str | bytes] | None = None,
+        settings: str | None = None,
+        root: Path | None = None,
+    ) -> Path:
+        root = root or tmp_path / "ws"
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "calendars").mkdir(exist_ok=True)
+        files: dict[str, str | bytes | None] = {"org.yaml": org, "amplifier.toml": settings}
+        for name, text in (calendars or {}).items():
+            files[f"calendars/{name}"] = text
+        for name, text in files.items():
+            path = root / name
+            if text is None:
+                path.unlink(missing_ok=True)
+            elif isinstance(text, bytes):
+                path.write_bytes(text)
+            else:
+                path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new schema in the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (CI sets it)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at {base} is not reachable: {exc.orig}")
+    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+# --- CI must run the PostgreSQL tests -------------------------------------------------
+
+REQUIRE_POSTGRES = "AMPLIFIER_REQUIRE_POSTGRES"
+_postgres_outcomes: dict[str, int] = {"passed": 0, "skipped": 0, "failed": 0}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "postgres" in report.keywords and (report.when == "call" or report.skipped):
+        _postgres_outcomes[report.outcome] = _postgres_outcomes.get(report.outcome, 0) + 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get(REQUIRE_POSTGRES) != "1":
+        return
+    collected_any = any(item.get_closest_marker("postgres") for item in session.items)
+    if not collected_any:
+        return  # a run narrowed to other tests (-k, a single file)
+    if _postgres_outcomes["skipped"] or not _postgres_outcomes["passed"]:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"{REQUIRE_POSTGRES}=1 but {_postgres_outcomes['skipped']} PostgreSQL tests were "
+                f"skipped and {_postgres_outcomes['passed']} passed: PostgreSQL must be reachable",
+                red=True,
+            )

@@ -1,0 +1,259 @@
+"""Loaders: every error names file:line:column and key, says what was expected, all at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amplifier.errors import Problem, WorkspaceError
+from amplifier.load import load_workspace
+from amplifier.load.source import parse_yaml
+from tests.conftest import MINIMAL_ORG, WorkspaceFactory
+
+
+def problems_of(root: Path) -> list[Problem]:
+    with pytest.raises(WorkspaceError) as info:
+        load_workspace(root)
+    return info.value.problems
+
+
+def only(problems: list[Problem]) -> Problem:
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+def test_minimal_workspace_loads(make_workspace: WorkspaceFactory) -> None:
+    ws = load_workspace(make_workspace())
+    assert [u.code for u in ws.org.units] == ["PUSAT", "KANWIL-BALI"]
+    assert ws.org.units[1].accounts[0].key == "instagram:kptd.kanwil.bali"
+
+
+def test_unknown_key_suggests_near_miss(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("    timezone: Asia/Makassar", "    timzone: Asia/Makassar")
+    p = only(problems_of(make_workspace(org=org)))
+    assert (p.file, p.line, p.column) == ("org.yaml", 18, 5)
+    assert p.key == "units[1].timzone"
+    assert "unknown key 'timzone' (did you mean 'timezone'?)" in p.message
+    assert str(p).startswith("org.yaml:18:5: units[1].timzone: unknown key 'timzone'")
+
+
+def test_missing_key_is_named(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("    name: Kantor Pusat\n", "")
+    p = only(problems_of(make_workspace(org=org)))
+    assert p.key == "units[0].name"
+    assert p.message == "missing required key 'name'"
+    assert (p.line, p.column) == (5, 5)
+
+
+def test_duplicate_unit_code(make_workspace: WorkspaceFactory) -> None:
+    org = (
+        MINIMAL_ORG.replace("code: KANWIL-BALI", "code: PUSAT")
+        .replace("units: [PUSAT, KANWIL-BALI]", "units: [PUSAT]")
+        .replace("parent: PUSAT", "parent: null")
+    )
+    p = only(problems_of(make_workspace(org=org)))
+    assert (p.line, p.key) == (12, "units[1].code")
+    assert "duplicate unit code 'PUSAT' (first defined on line 5)" in p.message
+
+
+def test_unknown_parent_suggests(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("parent: PUSAT", "parent: PUSTA")
+    p = only(problems_of(make_workspace(org=org)))
+    assert (p.file, p.line, p.key) == ("org.yaml", 15, "units[1].parent")
+    assert p.message == "unknown parent unit 'PUSTA' (did you mean 'PUSAT'?)"
+
+
+def test_cycle_in_unit_tree(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("    kind: central\n", "    kind: central\n    parent: KANWIL-BALI\n")
+    p = only(problems_of(make_workspace(org=org)))
+    assert p.key == "units[0].parent"
+    assert p.line == 8
+    assert "cycle in the unit tree: PUSAT → KANWIL-BALI → PUSAT" in p.message
+
+
+def test_invalid_timezone(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("Asia/Makassar", "Asia/Makasar")
+    p = only(problems_of(make_workspace(org=org)))
+    assert (p.line, p.column, p.key) == (18, 15, "units[1].timezone")
+    assert "unknown IANA timezone 'Asia/Makasar' (did you mean 'Asia/Makassar'?)" in p.message
+
+
+def test_invalid_date(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("valid_until: 2027-12-31", "valid_until: 2027-02-30")
+    p = only(problems_of(make_workspace(org=org)))
+    assert (p.line, p.key) == (29, "admins[0].letter.valid_until")
+    assert "date" in p.message and "2027-02-30" in p.message
+
+
+def test_duplicate_handle_on_one_platform(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace(
+        "      - platform: instagram\n        handle: kptd.kanwil.bali",
+        "      - platform: x\n        handle: KPTD_RI",
+    )
+    p = only(problems_of(make_workspace(org=org)))
+    assert (p.line, p.key) == (21, "units[1].accounts[0].handle")
+    assert "duplicate handle 'KPTD_RI' on x (already used by unit PUSAT)" in p.message
+
+
+def test_same_handle_on_two_platforms_is_fine(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("handle: kptd.kanwil.bali", "handle: kptd_ri")
+    load_workspace(make_workspace(org=org))
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n"])
+def test_empty_file(make_workspace: WorkspaceFactory, text: str) -> None:
+    p = only(problems_of(make_workspace(org=text)))
+    assert (p.file, p.line) == ("org.yaml", 1)
+    assert "file is empty; expected a mapping of keys" in p.message
+
+
+def test_non_mapping_file(make_workspace: WorkspaceFactory) -> None:
+    p = only(problems_of(make_workspace(org="\n- a\n- b\n")))
+    assert (p.file, p.line, p.column) == ("org.yaml", 2, 1)
+    assert p.message == "expected a mapping of keys, found a list"
+
+
+def test_not_utf8(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("Kantor Pusat", "Kantor Pusat \xe9").encode("latin-1")
+    p = only(problems_of(make_workspace(org=org)))
+    assert (p.file, p.line, p.column) == ("org.yaml", 6, 24)
+    assert "not UTF-8" in p.message and "0xe9" in p.message
+
+
+def test_yaml_syntax_error_is_located(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("    name: Kantor Pusat", "    name: [Kantor Pusat")
+    p = only(problems_of(make_workspace(org=org)))
+    assert p.file == "org.yaml" and p.line >= 6
+    assert p.message.startswith("invalid YAML")
+
+
+def test_duplicate_yaml_key(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace(
+        "    name: Kantor Pusat\n", "    name: Kantor Pusat\n    name: Lagi\n"
+    )
+    p = only(problems_of(make_workspace(org=org)))
+    assert (p.line, p.key, p.message) == (7, "units[0].name", "duplicate key 'name'")
+
+
+def test_bad_enum_suggests(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("platform: instagram", "platform: instagam")
+    p = only(problems_of(make_workspace(org=org)))
+    assert p.key == "units[1].accounts[0].platform"
+    assert "(did you mean 'instagram'?)" in p.message
+
+
+def test_admin_references_are_checked(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("units: [PUSAT, KANWIL-BALI]", "units: [PUSAT, KANWIL-BAL]")
+    org = org.replace("    letter:", "    accounts: ['x:kptd_rl']\n    letter:")
+    problems = problems_of(make_workspace(org=org))
+    messages = [p.message for p in problems]
+    assert "unknown unit 'KANWIL-BAL' (did you mean 'KANWIL-BALI'?)" in messages
+    assert "unknown account 'x:kptd_rl' (did you mean 'x:kptd_ri'?)" in messages
+
+
+CALENDAR = """\
+campaigns:
+  - slug: hari-pelayanan
+    title: Hari Pelayanan Publik
+    period: {start: 2027-06-01, end: 2027-06-30}
+    hashtags: [PelayananPrima]
+    targets:
+      kinds: [regional]
+    posts:
+      - key: pembukaan
+        at: 2027-06-23T09:00:00+07:00
+        body: Selamat Hari Pelayanan Publik.
+"""
+
+
+def test_calendar_loads_with_sources(make_workspace: WorkspaceFactory) -> None:
+    ws = load_workspace(make_workspace(calendars={"2027.yaml": CALENDAR}))
+    campaign = ws.campaigns[0]
+    assert campaign.posts[0].at.utcoffset() is not None
+    assert str(ws.source_of_post(campaign, campaign.posts[0])) == "calendars/2027.yaml:11"
+
+
+def test_naive_post_time_is_an_error(make_workspace: WorkspaceFactory) -> None:
+    cal = CALENDAR.replace("2027-06-23T09:00:00+07:00", "2027-06-23T09:00:00")
+    p = only(problems_of(make_workspace(calendars={"2027.yaml": cal})))
+    assert (p.file, p.line, p.key) == ("calendars/2027.yaml", 10, "campaigns[0].posts[0].at")
+    assert "UTC offset" in p.message
+
+
+def test_calendar_references_and_period(make_workspace: WorkspaceFactory) -> None:
+    cal = CALENDAR.replace("kinds: [regional]", "units: [PUSTA]").replace(
+        "2027-06-23", "2027-07-23"
+    )
+    problems = problems_of(make_workspace(calendars={"2027.yaml": cal}))
+    assert [(p.line, p.message) for p in problems] == [
+        (7, "unknown unit 'PUSTA' (did you mean 'PUSAT'?)"),
+        (10, "post date 2027-07-23 is outside the campaign period 2027-06-01 to 2027-06-30"),
+    ]
+
+
+def test_duplicate_campaign_slug_across_files(make_workspace: WorkspaceFactory) -> None:
+    p = only(problems_of(make_workspace(calendars={"a.yaml": CALENDAR, "b.yaml": CALENDAR})))
+    assert (p.file, p.line) == ("calendars/b.yaml", 2)
+    assert "duplicate campaign slug 'hari-pelayanan' (first at calendars/a.yaml:2)" in p.message
+
+
+def test_all_errors_in_all_files_are_reported_together(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("timezone: Asia/Jakarta", "timezone: Asia/Jakrta").replace(
+        "parent: PUSAT", "parent: NOPE"
+    )
+    cal = CALENDAR.replace("title:", "titel:")
+    settings = '[database]\nurll = "sqlite://"\n'
+    problems = problems_of(make_workspace(org=org, calendars={"x.yaml": cal}, settings=settings))
+    where = {(p.file, p.line) for p in problems}
+    assert where == {
+        ("amplifier.toml", 2),
+        ("org.yaml", 8),
+        ("org.yaml", 15),
+        ("calendars/x.yaml", 3),
+    }
+    toml = next(p for p in problems if p.file == "amplifier.toml")
+    assert toml.message == "unknown key 'urll' (did you mean 'url'?)"
+    assert toml.key == "database.urll"
+
+
+def test_toml_syntax_error(make_workspace: WorkspaceFactory) -> None:
+    p = only(problems_of(make_workspace(settings='[database]\nurl = "x\n')))
+    assert (p.file, p.line) == ("amplifier.toml", 2)
+    assert p.message.startswith("invalid TOML")
+
+
+def test_missing_org_file(make_workspace: WorkspaceFactory) -> None:
+    p = only(problems_of(make_workspace(org=None)))
+    assert p.file == "org.yaml" and "missing" in p.message
+
+
+# --- properties -------------------------------------------------------------------------
+
+keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
+scalars = st.one_of(st.integers(-1000, 1000), st.text(alphabet="abcxyz ", min_size=1, max_size=8))
+trees = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, min_size=1, max_size=4),
+        st.dictionaries(keys, children, min_size=1, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(keys, trees, min_size=1, max_size=5))
+def test_yaml_positions_point_at_their_keys(data: dict[str, object]) -> None:
+    import yaml
+
+    text = yaml.safe_dump(data, default_flow_style=False, sort_keys=False, allow_unicode=True)
+    doc = parse_yaml(text, "f.yaml")
+    assert doc.problems == []
+    assert doc.data == data
+    lines = text.splitlines()
+    for loc, (line, column) in doc.keys.items():
+        key = str(loc[-1])
+        assert lines[line - 1][column - 1 :].lstrip("'\"").startswith(key), (loc, line)
