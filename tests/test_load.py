@@ -257,3 +257,31 @@ def test_yaml_positions_point_at_their_keys(data: dict[str, object]) -> None:
     for loc, (line, column) in doc.keys.items():
         key = str(loc[-1])
         assert lines[line - 1][column - 1 :].lstrip("'\"").startswith(key), (loc, line)
+
+
+def test_duplicate_key_does_not_hide_other_errors(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace(
+        "    name: Kantor Pusat\n", "    name: Kantor Pusat\n    name: Lagi\n"
+    )
+    org = org.replace("parent: PUSAT", "parent: PUSTA")
+    problems = problems_of(make_workspace(org=org))
+    assert [p.message for p in problems] == [
+        "duplicate key 'name'",
+        "unknown parent unit 'PUSTA' (did you mean 'PUSAT'?)",
+    ]
+
+
+def test_yaml_boolean_gets_a_quoting_hint(make_workspace: WorkspaceFactory) -> None:
+    org = MINIMAL_ORG.replace("    city: Denpasar", "    city: no")
+    p = only(problems_of(make_workspace(org=org)))
+    assert p.key == "units[1].city"
+    assert "put the text in quotes" in p.message
+
+
+def test_empty_value_means_default(make_workspace: WorkspaceFactory) -> None:
+    cal = CALENDAR.replace(
+        "    targets:\n      kinds: [regional]\n", "    targets:\n    hashtags:\n"
+    )
+    cal = cal.replace("    hashtags: [PelayananPrima]\n", "")
+    ws = load_workspace(make_workspace(calendars={"c.yaml": cal}))
+    assert ws.campaigns[0].targets.kinds == [] and ws.campaigns[0].hashtags == []

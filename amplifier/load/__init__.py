@@ -59,9 +59,10 @@ def load_settings(root: Path) -> tuple[Settings | None, list[Problem]]:
     if not path.is_file():
         return Settings(), []
     doc = read_toml(path, root)
-    if doc.problems:
+    if not doc.usable:
         return None, doc.problems
-    return validate(Settings, doc)
+    settings, found = validate(Settings, doc)
+    return settings, doc.problems + found
 
 
 def load_workspace(root: Path) -> LoadedWorkspace:
@@ -85,7 +86,7 @@ def load_workspace(root: Path) -> LoadedWorkspace:
     else:
         doc = read_yaml(org_path, root)
         problems += doc.problems
-        if not doc.problems:
+        if doc.usable:
             org, found = validate(OrgFile, doc)
             problems += found
             codes = raw_unit_codes(doc)
@@ -102,7 +103,7 @@ def load_workspace(root: Path) -> LoadedWorkspace:
     for path in paths:
         doc = read_yaml(path, root)
         problems += doc.problems
-        if doc.problems:
+        if not doc.usable:
             continue
         cal, found = validate(CalendarFile, doc)
         problems += found

@@ -13,7 +13,15 @@ import re
 import zoneinfo
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from amplifier.load.source import suggest
 from amplifier.vocab import AccountMode, Platform, UnitKind
@@ -21,6 +29,21 @@ from amplifier.vocab import AccountMode, Platform, UnitKind
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        """``targets:`` with nothing after it reads as null; take it as the default."""
+        if not isinstance(data, dict):
+            return data
+        return {
+            k: v
+            for k, v in data.items()
+            if v is not None
+            or k not in cls.model_fields
+            or cls.model_fields[k].is_required()
+            or cls.model_fields[k].default is None
+        }
 
 
 @functools.cache

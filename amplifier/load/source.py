@@ -37,6 +37,11 @@ class Document:
     keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
+    @property
+    def usable(self) -> bool:
+        """Parsed into data that validation can look at (it may still have problems)."""
+        return self.data is not None
+
     def where(self, loc: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
         """Position of ``loc``, or of its nearest known ancestor."""
         path = tuple(loc)
@@ -286,6 +291,8 @@ def _message(err: Any) -> str:
         or kind in {"date_from_datetime_parsing"}
     ) and not isinstance(value, dict | list):
         msg = f"{msg}; got {value!r}"
+        if isinstance(value, bool) and kind == "string_type":
+            msg += " (YAML reads yes/no/on/off/true/false as booleans: put the text in quotes)"
     return msg[0].lower() + msg[1:] if msg[:1].isupper() and not msg[:2].isupper() else msg
 
 
