@@ -154,8 +154,12 @@ class Variant(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", index=True)
     unit_id: int = Field(foreign_key="work_unit.id", index=True)
     text: str = ""
-    content_hash: str = Field(default="", max_length=64)
-    template: str | None = Field(default=None, description="template file that rendered it")
+    title: str | None = Field(default=None, description="YouTube title")
+    content_hash: str = Field(default="", max_length=64, description="digest of text and title")
+    input_hash: str = Field(
+        default="", max_length=64, description="digest of everything rendering read"
+    )
+    template: str | None = Field(default=None, description="the template chain, '|'-joined")
     publish_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: VariantStatus = Field(default=VariantStatus.PENDING, sa_type=_enum(VariantStatus))
     review: ReviewState = Field(default=ReviewState.DRAFT, sa_type=_enum(ReviewState))

@@ -9,20 +9,25 @@ for node in ws.unit_tree():
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from amplifier import database
 from amplifier.errors import WorkspaceError
 from amplifier.load import LoadedWorkspace, load_settings, load_workspace
 from amplifier.load.schema import Settings
-from amplifier.models import Account, WorkUnit
+from amplifier.models import Account, Variant, WorkUnit
+from amplifier.targeting import Directory, Target, select_targets
+
+if TYPE_CHECKING:
+    from amplifier.plan import PlanSummary, Preview
 from amplifier.sync import SyncReport, sync_workspace
 
 
@@ -106,6 +111,43 @@ class Workspace:
     def sync(self, *, dry_run: bool = False) -> SyncReport:
         """Import the workspace files into the database (idempotent)."""
         return sync_workspace(self.engine, self.reload(), dry_run=dry_run)
+
+    def plan(
+        self,
+        *,
+        campaign: str | None = None,
+        post: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> PlanSummary:
+        """Render and check every targeted variant and upsert them (see ``amplifier.plan``)."""
+        from amplifier.plan import Planner
+
+        return Planner(self).run(campaign=campaign, post=post, progress=progress)
+
+    def targets(self, post: str) -> list[Target]:
+        """Who receives a post (``campaign/post-key`` or a unique ``post-key``), and why."""
+        from amplifier.plan import find_post
+
+        with self.session() as s:
+            camp, cpost = find_post(s, post)
+            directory = Directory.from_rows(
+                s.exec(select(WorkUnit)).all(), s.exec(select(Account)).all()
+            )
+        return select_targets(directory, camp.targets, cpost.targets)
+
+    def preview(self, unit: str, post: str, platform: str | None = None) -> list[Preview]:
+        """Render a post for one unit's accounts, writing nothing."""
+        from amplifier.plan import preview_variants
+
+        return preview_variants(self, unit, post, platform)
+
+    def variants(self, **filters: Any) -> list[Variant]:
+        """Variants in the database; filter by column equality, e.g. ``status="pending"``."""
+        with self.session() as s:
+            query = select(Variant).order_by(col(Variant.id))
+            for name, value in filters.items():
+                query = query.where(getattr(Variant, name) == value)
+            return list(s.exec(query).all())
 
     def unit_tree(self, *, include_inactive: bool = False) -> list[UnitNode]:
         """The unit tree as stored in the database, roots first, children by code."""

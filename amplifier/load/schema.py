@@ -92,11 +92,25 @@ class WorkspaceSettings(Strict):
     language: str = Field(default="id", description="default language tag for rendering")
 
 
+def _platform_overrides(value: dict[Platform, dict[str, Any]]) -> dict[Platform, dict[str, Any]]:
+    from amplifier.platforms import rules_for
+
+    for platform, overrides in value.items():
+        rules_for(platform, overrides)  # raises ValueError naming the bad key
+    return value
+
+
 class Settings(Strict):
     """``amplifier.toml``."""
 
     workspace: WorkspaceSettings = WorkspaceSettings()
     database: DatabaseSettings = DatabaseSettings()
+    platforms: Annotated[dict[Platform, dict[str, Any]], AfterValidator(_platform_overrides)] = (
+        Field(
+            default_factory=dict,
+            description="per-platform limits, e.g. [platforms.instagram] max_hashtags = 10",
+        )
+    )
 
 
 # --- org.yaml ---------------------------------------------------------------------------
@@ -200,8 +214,12 @@ class OrgFile(Strict):
 class Targets(Strict):
     """Which units (and which of their platforms) receive a campaign or a post.
 
-    Selectors of different kinds narrow each other (AND); values inside one selector
-    widen it (OR). An empty Targets selects every active unit.
+    The attribute selectors (kinds, regions, timezones, tags, subtrees) narrow each other
+    (AND); values inside one selector widen it (OR). Units listed in ``units`` are added
+    whatever their attributes. ``exclude`` removes units together with their subtrees.
+    With no selector at all, every active unit is selected. ``platforms`` limits which of
+    the selected units' accounts receive it (empty: all). A post's own targets narrow its
+    campaign's.
     """
 
     kinds: list[UnitKind] = Field(default_factory=list)

@@ -73,7 +73,10 @@ def format_loc(loc: Iterable[str | int]) -> str:
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the nearest choice, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    options = list(choices)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close and len(word) >= 3:
+        close = sorted(o for o in options if o.startswith(word))[:1]
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

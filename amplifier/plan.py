@@ -1,0 +1,477 @@
+"""Plan: target → render → check, then upsert the variants in bulk.
+
+    summary = plan_variants(ws, campaign="laporan-kinerja-2026")
+    print(summary.counts, summary.by_status)
+
+A variant's identity is (central post, account). Each stores the digest of everything its
+rendering read (``input_hash``), so a re-plan of unchanged input renders nothing and writes
+nothing; an edit re-renders only the variants it touches. Published (or in-flight) variants
+are never changed. A target that disappeared leaves its variant ``cancelled``, with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlmodel import Session, col, select
+
+from amplifier.check import VariantChecker
+from amplifier.errors import NotFound
+from amplifier.findings import Finding
+from amplifier.load.source import suggest
+from amplifier.models import Account, Campaign, CentralPost, Variant, WorkUnit, utcnow
+from amplifier.render import (
+    Renderer,
+    account_variables,
+    budget_of,
+    campaign_variables,
+    post_variables,
+    unit_variables,
+    zone_of,
+)
+from amplifier.targeting import Directory, select_targets
+from amplifier.vocab import ReviewState, VariantStatus
+
+if TYPE_CHECKING:
+    from amplifier.workspace import Workspace
+
+RENDER_VERSION = "1"  # bump when rendering changes in a way that must re-render everything
+
+#: statuses whose variant is never rewritten by a plan
+FROZEN = frozenset(
+    {
+        VariantStatus.PUBLISHED,
+        VariantStatus.PUBLISHING,
+        VariantStatus.UNCERTAIN,
+        VariantStatus.FAILED,
+        VariantStatus.MISSED,
+    }
+)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class PlanSummary:
+    posts: int = 0
+    targets: int = 0
+    counts: Counter[str] = field(default_factory=Counter)  # created, updated, unchanged, …
+    by_status: Counter[str] = field(default_factory=Counter)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "posts": self.posts,
+            "targets": self.targets,
+            "counts": dict(self.counts),
+            "by_status": {str(k): v for k, v in self.by_status.items() if v},
+            "findings": self.findings,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def digest(*parts: Any) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def idempotency_key(campaign_slug: str, post_key: str, platform: str, handle_key: str) -> str:
+    """Stable across databases and re-plans: the same variant always has the same key."""
+    return digest("variant", campaign_slug, post_key, platform, handle_key)
+
+
+@dataclass(frozen=True)
+class _Existing:
+    id: int
+    input_hash: str
+    content_hash: str
+    status: str
+    review: str
+    findings: list[dict[str, Any]]
+
+
+class Planner:
+    """One planning run over a workspace's database."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        institution = ws.files.org.institution
+        self.institution = {
+            "code": institution.code,
+            "name": institution.name,
+            "short_name": institution.short_name,
+            "website": institution.website,
+        }
+        self.renderer = Renderer(ws.root / "templates", self.institution)
+        overrides = {p.value: o for p, o in ws.settings.platforms.items()}
+        self.checker = VariantChecker(overrides)
+        self.settings_hash = digest(
+            json.dumps(self.institution, sort_keys=True), json.dumps(overrides, sort_keys=True)
+        )
+
+    def load(
+        self, session: Session, campaign: str | None, post: str | None
+    ) -> tuple[Directory, list[tuple[Campaign, CentralPost]]]:
+        directory = Directory.from_rows(
+            session.exec(select(WorkUnit)).all(), session.exec(select(Account)).all()
+        )
+        query = select(Campaign, CentralPost).join(
+            CentralPost, col(CentralPost.campaign_id) == col(Campaign.id)
+        )
+        if campaign:
+            query = query.where(Campaign.slug == campaign)
+        if post:
+            query = query.where(CentralPost.key == post)
+        posts = [(c, p) for c, p in session.exec(query.order_by(col(CentralPost.id))).all()]
+        return directory, posts
+
+    def run(
+        self,
+        *,
+        campaign: str | None = None,
+        post: str | None = None,
+        progress: Progress | None = None,
+    ) -> PlanSummary:
+        started = time.perf_counter()
+        summary = PlanSummary()
+        with Session(self.ws.engine) as session:
+            directory, posts = self.load(session, campaign, post)
+        post_ids = [p.id for _, p in posts]
+        with self.ws.engine.begin() as conn:
+            existing = _existing(conn, post_ids)
+            inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            touches: list[dict[str, Any]] = []
+            seen: set[tuple[int, int]] = set()
+            live = [(c, p) for c, p in posts if c.active and p.active]
+            plans = [(c, p, select_targets(directory, c.targets, p.targets)) for c, p in live]
+            total = sum(len(t) for _, _, t in plans)
+            summary.posts, summary.targets = len(live), total
+            done = 0
+            unit_vars: dict[int, dict[str, Any]] = {}
+            unit_hash: dict[int, str] = {}
+            for camp, cpost, targets in plans:
+                post_hash = digest(
+                    cpost.key,
+                    cpost.central_at.isoformat(),
+                    cpost.title,
+                    cpost.body,
+                    cpost.link,
+                    cpost.media,
+                    camp.slug,
+                    camp.title,
+                    camp.goal,
+                    camp.hashtags,
+                    camp.key_messages,
+                    camp.links,
+                    self.settings_hash,
+                    RENDER_VERSION,
+                )
+                camp_vars = campaign_variables(camp)
+                for target in targets:
+                    unit, account = target.unit, target.account
+                    assert unit.id is not None and account.id is not None and cpost.id is not None
+                    key = (cpost.id, account.id)
+                    seen.add(key)
+                    done += 1
+                    if progress is not None and done % 2000 == 0:
+                        progress(done, total)
+                    old = existing.get(key)
+                    if old is not None and old.status in FROZEN:
+                        summary.counts["kept"] += 1
+                        summary.by_status[old.status] += 1
+                        continue
+                    if unit.id not in unit_vars:
+                        unit_vars[unit.id] = unit_variables(unit)
+                        unit_hash[unit.id] = digest(*unit_vars[unit.id].values())
+                    folders = [unit.code, *(a.code for a in directory.ancestors(unit))]
+                    chain = self.renderer.chain(
+                        folders, str(unit.kind), str(account.platform), cpost.templates
+                    )
+                    input_hash = digest(
+                        post_hash,
+                        unit_hash[unit.id],
+                        account.platform,
+                        account.handle,
+                        account.url,
+                        self.renderer.chain_hash(chain),
+                    )
+                    if (
+                        old is not None
+                        and old.input_hash == input_hash
+                        and old.status != VariantStatus.CANCELLED
+                    ):
+                        summary.counts["unchanged"] += 1
+                        summary.by_status[old.status] += 1
+                        self._collect(summary, old.findings, unit, account, camp, cpost)
+                        continue
+                    row = self._render(
+                        unit, account, camp, cpost, chain, unit_vars[unit.id], camp_vars
+                    )
+                    row["input_hash"] = input_hash
+                    self._collect(summary, row["findings"], unit, account, camp, cpost)
+                    if old is None:
+                        row.update(
+                            post_id=cpost.id,
+                            account_id=account.id,
+                            unit_id=unit.id,
+                            idempotency_key=idempotency_key(
+                                camp.slug, cpost.key, str(account.platform), account.handle_key
+                            ),
+                        )
+                        inserts.append(row)
+                        summary.counts["created"] += 1
+                        summary.by_status[row["status"]] += 1
+                    elif (
+                        old.content_hash == row["content_hash"]
+                        and old.findings == row["findings"]
+                        and old.status != VariantStatus.CANCELLED
+                    ):
+                        touches.append({"_id": old.id, "input_hash": input_hash})
+                        summary.counts["unchanged"] += 1
+                        summary.by_status[old.status] += 1
+                    else:
+                        row["_id"] = old.id
+                        updates.append(row)
+                        summary.counts["updated"] += 1
+                        summary.by_status[row["status"]] += 1
+            cancels = [
+                {
+                    "_id": old.id,
+                    "status": VariantStatus.CANCELLED,
+                    "reasons": [
+                        "no longer targeted: the post, its target or the account was removed"
+                    ],
+                    "updated_at": utcnow(),
+                }
+                for key, old in existing.items()
+                if key not in seen
+                and old.status not in FROZEN
+                and old.status != VariantStatus.CANCELLED
+            ]
+            summary.counts["cancelled"] = len(cancels)
+            summary.by_status[VariantStatus.CANCELLED] += len(cancels)
+            _write(conn, inserts, updates, touches, cancels)
+        if progress is not None:
+            progress(total, total)
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _render(
+        self,
+        unit: WorkUnit,
+        account: Account,
+        camp: Campaign,
+        cpost: CentralPost,
+        chain: tuple[str, ...],
+        unit_vars: dict[str, Any],
+        camp_vars: dict[str, Any],
+    ) -> dict[str, Any]:
+        platform = str(account.platform)
+        unit_vars = {**unit_vars, "zone": zone_of(cpost.central_at, unit.timezone)}
+        variables = {
+            "institution": self.renderer.institution,
+            "unit": unit_vars,
+            "account": account_variables(account),
+            "platform": platform,
+            "campaign": camp_vars,
+            "post": post_variables(cpost, unit.timezone),
+            "budget": budget_of(platform),
+        }
+        result = self.renderer.render(chain, variables)
+        source = _top_source(chain)
+        if result.error is not None:
+            findings = [
+                Finding(
+                    rule="template.error",
+                    severity="block",
+                    message=result.error.message,
+                    category="template",
+                    source=result.error.source,
+                )
+            ]
+        else:
+            findings = self.checker.check(result.text, result.title, platform, source)
+        return {
+            "text": result.text,
+            "title": result.title,
+            "content_hash": digest(result.text, result.title or ""),
+            "template": "|".join(chain),
+            "findings": [f.as_dict() for f in findings],
+            "status": VariantStatus.PENDING,
+            "review": ReviewState.DRAFT,
+            "reasons": ["template failed: see findings"] if result.error else [],
+            "updated_at": utcnow(),
+        }
+
+    @staticmethod
+    def _collect(
+        summary: PlanSummary,
+        findings: Iterable[dict[str, Any]],
+        unit: WorkUnit,
+        account: Account,
+        camp: Campaign,
+        cpost: CentralPost,
+    ) -> None:
+        for f in findings:
+            summary.findings.append(
+                {
+                    "unit": unit.code,
+                    "account": f"{account.platform}:{account.handle}",
+                    "post": f"{camp.slug}/{cpost.key}",
+                    **f,
+                }
+            )
+
+
+def _top_source(chain: tuple[str, ...]) -> str:
+    top = chain[0]
+    return f"amplifier:{top}" if top.startswith("builtin/") else f"templates/{top}"
+
+
+def _existing(conn: Connection, post_ids: list[int | None]) -> dict[tuple[int, int], _Existing]:
+    t = Variant.__table__  # type: ignore[attr-defined]
+    out: dict[tuple[int, int], _Existing] = {}
+    ids = [i for i in post_ids if i is not None]
+    for start in range(0, len(ids), 500):
+        query = sa.select(
+            t.c.id,
+            t.c.post_id,
+            t.c.account_id,
+            t.c.input_hash,
+            t.c.content_hash,
+            t.c.status,
+            t.c.review,
+            t.c.findings,
+        ).where(t.c.post_id.in_(ids[start : start + 500]))
+        for row in conn.execute(query):
+            out[(row.post_id, row.account_id)] = _Existing(
+                row.id,
+                row.input_hash,
+                row.content_hash,
+                str(row.status),
+                str(row.review),
+                row.findings or [],
+            )
+    return out
+
+
+def _write(conn: Connection, *batches: list[dict[str, Any]]) -> None:
+    """Bulk writes through Core: one executemany per batch shape."""
+    t = Variant.__table__  # type: ignore[attr-defined]
+    inserts, *updates = batches
+    if inserts:
+        conn.execute(sa.insert(t), inserts)
+    for batch in updates:
+        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in batch:
+            by_shape.setdefault(tuple(sorted(row)), []).append(row)
+        for rows in by_shape.values():
+            # executemany: SET takes every key of the rows except the bound "_id"
+            conn.execute(sa.update(t).where(t.c.id == sa.bindparam("_id")), rows)
+
+
+@dataclass
+class Preview:
+    unit: str
+    account: str
+    platform: str
+    targeted: bool
+    chain: tuple[str, ...]
+    text: str
+    title: str | None
+    findings: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "account": self.account,
+            "platform": self.platform,
+            "targeted": self.targeted,
+            "chain": list(self.chain),
+            "text": self.text,
+            "title": self.title,
+            "findings": self.findings,
+        }
+
+
+def preview_variants(
+    ws: Workspace, unit_code: str, post_ref: str, platform: str | None = None
+) -> list[Preview]:
+    """Render one post for one unit's accounts without writing anything."""
+    planner = Planner(ws)
+    with Session(ws.engine) as session:
+        directory, _ = planner.load(session, None, None)
+        camp, cpost = find_post(session, post_ref)
+    unit = directory.by_code.get(unit_code)
+    if unit is None or unit.id is None:
+        known = sorted(directory.by_code)
+        raise NotFound(f"no active unit '{unit_code}'{suggest(unit_code, known)}")
+    targeted = {t.account.id for t in select_targets(directory, camp.targets, cpost.targets)}
+    accounts = [
+        a for a in directory.accounts.get(unit.id, []) if platform in (None, str(a.platform))
+    ]
+    if not accounts:
+        what = f" on {platform}" if platform else ""
+        raise NotFound(f"unit {unit_code} has no active account{what}")
+    folders = [unit.code, *(a.code for a in directory.ancestors(unit))]
+    out = []
+    for account in accounts:
+        chain = planner.renderer.chain(
+            folders, str(unit.kind), str(account.platform), cpost.templates
+        )
+        row = planner._render(
+            unit, account, camp, cpost, chain, unit_variables(unit), campaign_variables(camp)
+        )
+        out.append(
+            Preview(
+                unit.code,
+                f"{account.platform}:@{account.handle}",
+                str(account.platform),
+                account.id in targeted,
+                chain,
+                row["text"],
+                row["title"],
+                row["findings"],
+            )
+        )
+    return out
+
+
+def find_post(session: Session, ref: str) -> tuple[Campaign, CentralPost]:
+    """A post by ``campaign-slug/post-key``, or by ``post-key`` alone when that is unique."""
+    slug, _, key = ref.rpartition("/")
+    query = select(Campaign, CentralPost).join(
+        CentralPost, col(CentralPost.campaign_id) == col(Campaign.id)
+    )
+    query = query.where(CentralPost.key == key, CentralPost.active == sa.true())
+    if slug:
+        query = query.where(Campaign.slug == slug)
+    found = session.exec(query).all()
+    if len(found) == 1:
+        return found[0][0], found[0][1]
+    if len(found) > 1:
+        names = ", ".join(f"{c.slug}/{p.key}" for c, p in found)
+        raise NotFound(f"post '{ref}' is ambiguous: write one of {names}")
+    every = [
+        f"{c.slug}/{p.key}"
+        for c, p in session.exec(
+            select(Campaign, CentralPost).join(
+                CentralPost, col(CentralPost.campaign_id) == col(Campaign.id)
+            )
+        ).all()
+    ]
+    keys = every + [e.rpartition("/")[2] for e in every]
+    raise NotFound(f"no post '{ref}'{suggest(ref, keys)}; run `amplifier sync` after editing")

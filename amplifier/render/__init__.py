@@ -1,0 +1,182 @@
+"""Render: a central post through a unit's template chain, in the sandbox.
+
+    renderer = Renderer(workspace_root / "templates", institution)
+    result = renderer.render(unit, ancestors, account, campaign, post)
+    if result.error:
+        print(result.error.source, result.error.message)   # templates/units/X/post.j2:3
+    else:
+        print(result.text)
+
+A failing template fails only the variants it renders: the error comes back as a
+``RenderError`` located at the template's file:line, and the plan goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
+
+from amplifier.platforms import rules_for
+from amplifier.render.chain import ChainLoader, chain_for, stacked_name
+from amplifier.render.context import FILTERS, local_time, zone_abbreviation
+from amplifier.render.sandbox import TemplateLimitError, make_environment, render_limited
+
+__all__ = ["RenderError", "RenderResult", "Renderer", "chain_for"]
+
+_BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+
+
+@dataclass(frozen=True)
+class RenderError:
+    message: str
+    source: str  # "templates/units/KANWIL-BALI/post.j2:3"
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    text: str
+    title: str | None
+    chain: tuple[str, ...]
+    error: RenderError | None = None
+
+
+class Renderer:
+    """One per plan: a sandboxed environment whose cache holds one template per chain."""
+
+    def __init__(self, templates_dir: Path, institution: dict[str, Any]) -> None:
+        self.loader = ChainLoader(templates_dir)
+        self.env = make_environment(self.loader)
+        self.env.filters.update(FILTERS)
+        self.institution = institution
+        self._chains: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self._chain_hashes: dict[tuple[str, ...], str] = {}
+
+    def chain(
+        self, unit_codes: Sequence[str], kind: str, platform: str, names: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        key = (tuple(unit_codes), kind, platform, tuple(names))
+        found = self._chains.get(key)
+        if found is None:
+            found = self._chains[key] = chain_for(self.loader, unit_codes, kind, platform, names)
+        return found
+
+    def chain_hash(self, chain: tuple[str, ...]) -> str:
+        """Digest of the sources in a chain, so an edited template re-renders its variants."""
+        digest = self._chain_hashes.get(chain)
+        if digest is None:
+            h = hashlib.blake2b(digest_size=16)
+            for name in chain:
+                try:
+                    source, _ = self.loader.read(name)
+                except TemplateError:
+                    source = ""
+                h.update(name.encode() + b"\0" + source.encode() + b"\0")
+            digest = self._chain_hashes[chain] = h.hexdigest()
+        return digest
+
+    @cached_property
+    def builtin_hash(self) -> str:
+        return self.chain_hash(("builtin/base.j2",))
+
+    def render(self, chain: tuple[str, ...], variables: dict[str, Any]) -> RenderResult:
+        try:
+            template = self.env.get_template(stacked_name(chain))
+            text, blocks = render_limited(template, variables)
+        except TemplateSyntaxError as exc:
+            return RenderResult("", None, chain, RenderError(_syntax(exc), _where(exc, chain)))
+        except (TemplateError, SecurityError, TemplateLimitError) as exc:
+            return RenderResult("", None, chain, RenderError(_describe(exc), _where(exc, chain)))
+        except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+            return RenderResult("", None, chain, RenderError(_describe(exc), _where(exc, chain)))
+        title = blocks.get("title")
+        return RenderResult(_tidy(text), _tidy(title) if title else None, chain)
+
+
+def unit_variables(unit: Any, zone_hint: Any = None) -> dict[str, Any]:
+    return {
+        "code": unit.code,
+        "name": unit.name,
+        "kind": str(unit.kind),
+        "city": unit.city,
+        "region": unit.region,
+        "timezone": unit.timezone,
+        "languages": list(unit.languages),
+        "tags": list(unit.tags),
+    }
+
+
+def post_variables(post: Any, zone: str) -> dict[str, Any]:
+    at = local_time(post.central_at, zone)
+    return {
+        "key": post.key,
+        "title": post.title,
+        "body": post.body,
+        "link": post.link,
+        "media": list(post.media),
+        "at": at,
+    }
+
+
+def zone_of(post_time: Any, zone: str) -> str:
+    return zone_abbreviation(local_time(post_time, zone))
+
+
+def campaign_variables(campaign: Any) -> dict[str, Any]:
+    return {
+        "slug": campaign.slug,
+        "title": campaign.title,
+        "goal": campaign.goal,
+        "hashtags": list(campaign.hashtags),
+        "key_messages": list(campaign.key_messages),
+        "links": list(campaign.links),
+    }
+
+
+def account_variables(account: Any) -> dict[str, Any]:
+    return {"platform": str(account.platform), "handle": account.handle, "url": account.url}
+
+
+def budget_of(platform: str) -> int:
+    return rules_for(platform).max_length
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines))
+
+
+def _syntax(exc: TemplateSyntaxError) -> str:
+    return f"template syntax error: {exc.message}"
+
+
+def _describe(exc: BaseException) -> str:
+    kind = {
+        "UndefinedError": "unknown name",
+        "SecurityError": "not allowed in templates",
+        "TemplateLimitError": "template limit",
+        "TemplateNotFound": "template not found",
+    }.get(type(exc).__name__, type(exc).__name__)
+    return f"{kind}: {exc}"
+
+
+def _where(exc: BaseException, chain: tuple[str, ...]) -> str:
+    """The template file:line where it failed (the innermost template frame)."""
+    if isinstance(exc, TemplateSyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}"
+    found = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.startswith(("templates/", "amplifier:")):
+            found = f"{filename}:{lineno}"
+    if found:
+        return found
+    return f"templates/{chain[0]}" if chain and not chain[0].startswith("builtin/") else chain[-1]
