@@ -27,8 +27,13 @@ def local_time(moment: dt.datetime, zone: str) -> pendulum.DateTime:
     return pendulum.instance(moment).in_tz(zone)
 
 
-@functools.lru_cache(maxsize=65_536)
 def _format(moment: pendulum.DateTime, pattern: str) -> str:
+    # datetimes compare equal across zones (same instant): key the cache by zone too
+    return _format_cached(moment, moment.tzname() or "", moment.utcoffset(), pattern)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _format_cached(moment: pendulum.DateTime, _zone: str, _offset: Any, pattern: str) -> str:
     return moment.format(pattern, locale="id")
 
 

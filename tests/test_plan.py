@@ -1,0 +1,179 @@
+"""plan: stable identity, no writes on unchanged input, only affected variants re-render,
+published variants never change, removed targets are cancelled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from amplifier.cli.app import run
+from amplifier.models import Variant
+from amplifier.vocab import VariantStatus
+from amplifier.workspace import Workspace
+from tests.conftest import WorkspaceFactory
+from tests.test_sync import dump
+
+CALENDAR = """\
+campaigns:
+  - slug: hut
+    title: HUT Kementerian
+    period: {start: 2027-10-01, end: 2027-10-31}
+    hashtags: [HUTKPTD]
+    posts:
+      - key: satu
+        at: 2027-10-29T09:00:00+07:00
+        body: Pos pertama.
+      - key: dua
+        at: 2027-10-30T09:00:00+07:00
+        body: Pos kedua.
+"""
+
+
+@pytest.fixture
+def ws(make_workspace: WorkspaceFactory, database_url: str) -> Workspace:
+    w = Workspace.open(make_workspace(calendars={"hut.yaml": CALENDAR}), database_url=database_url)
+    w.sync()
+    return w
+
+
+def texts(ws: Workspace) -> dict[tuple[int, int], str]:
+    return {(v.post_id, v.account_id): v.text for v in ws.variants()}
+
+
+def test_plan_then_replan_writes_nothing(ws: Workspace) -> None:
+    first = ws.plan()
+    assert first.counts["created"] == 4  # 2 posts x 2 accounts
+    assert all(v.text and v.status == VariantStatus.PENDING for v in ws.variants())
+    before = dump(ws)
+    second = ws.plan()
+    assert second.counts["unchanged"] == 4 and second.counts["created"] == 0
+    assert dump(ws) == before  # not even updated_at moved
+
+
+def test_editing_a_post_rerenders_only_its_variants(
+    ws: Workspace, make_workspace: WorkspaceFactory
+) -> None:
+    ws.plan()
+    ids = {(v.post_id, v.account_id): v.id for v in ws.variants()}
+    make_workspace(
+        calendars={"hut.yaml": CALENDAR.replace("Pos kedua.", "Pos kedua, diperbarui.")},
+        root=ws.root,
+    )
+    ws.sync()
+    summary = ws.plan()
+    assert summary.counts["updated"] == 2 and summary.counts["unchanged"] == 2
+    assert {(v.post_id, v.account_id): v.id for v in ws.variants()} == ids  # identity is stable
+    assert sum("diperbarui" in t for t in texts(ws).values()) == 2
+
+
+def test_editing_a_unit_template_rerenders_only_that_unit(ws: Workspace) -> None:
+    ws.plan()
+    folder = ws.root / "templates" / "units" / "KANWIL-BALI"
+    folder.mkdir(parents=True)
+    (folder / "post.j2").write_text("{% block greeting %}Om Swastyastu!{% endblock %}")
+    summary = ws.plan()
+    assert summary.counts["updated"] == 2 and summary.counts["unchanged"] == 2
+    bali = [v for v in ws.variants() if v.text.startswith("Om Swastyastu!")]
+    assert len(bali) == 2
+
+
+def test_published_variants_are_never_rewritten(
+    ws: Workspace, make_workspace: WorkspaceFactory
+) -> None:
+    ws.plan()
+    first = ws.variants()[0]
+    with ws.engine.begin() as conn:
+        conn.execute(
+            sa.update(Variant.__table__)  # type: ignore[attr-defined]
+            .where(Variant.__table__.c.id == first.id)  # type: ignore[attr-defined]
+            .values(status=VariantStatus.PUBLISHED)
+        )
+    edited = CALENDAR.replace("Pos pertama.", "Pos pertama, berubah.").replace(
+        "Pos kedua.", "Berubah."
+    )
+    make_workspace(calendars={"hut.yaml": edited}, root=ws.root)
+    ws.sync()
+    summary = ws.plan()
+    assert summary.counts["kept"] == 1
+    after = {v.id: v for v in ws.variants()}
+    assert after[first.id].text == first.text and after[first.id].status == VariantStatus.PUBLISHED
+    # removing the post does not touch it either; the others are cancelled, not deleted
+    (ws.root / "calendars" / "hut.yaml").unlink()
+    ws.sync()
+    summary = ws.plan()
+    final = {v.id: v for v in ws.variants()}
+    assert len(final) == 4
+    assert final[first.id].status == VariantStatus.PUBLISHED
+    cancelled = [v for v in final.values() if v.status == VariantStatus.CANCELLED]
+    assert len(cancelled) == 3 and all(v.reasons for v in cancelled)
+
+
+def test_removed_target_is_cancelled_and_restored(
+    ws: Workspace, make_workspace: WorkspaceFactory
+) -> None:
+    ws.plan()
+    narrowed = CALENDAR.replace(
+        "    hashtags: [HUTKPTD]\n", "    hashtags: [HUTKPTD]\n    targets: {kinds: [central]}\n"
+    )
+    make_workspace(calendars={"hut.yaml": narrowed}, root=ws.root)
+    ws.sync()
+    summary = ws.plan()
+    assert summary.counts["cancelled"] == 2
+    assert sorted(v.status for v in ws.variants()).count(VariantStatus.CANCELLED) == 2
+    make_workspace(calendars={"hut.yaml": CALENDAR}, root=ws.root)
+    ws.sync()
+    summary = ws.plan()
+    assert summary.counts["updated"] == 2
+    assert all(v.status == VariantStatus.PENDING for v in ws.variants())
+
+
+def test_over_limit_variant_gets_a_finding_and_is_not_truncated(
+    ws: Workspace, make_workspace: WorkspaceFactory
+) -> None:
+    long_body = "Kalimat panjang tentang layanan publik. " * 12
+    make_workspace(
+        calendars={"hut.yaml": CALENDAR.replace("Pos pertama.", long_body.strip())}, root=ws.root
+    )
+    ws.sync()
+    folder = ws.root / "templates" / "institution"
+    folder.mkdir(parents=True)
+    (folder / "post.x.j2").write_text("{% block body %}{{ post.body }}{% endblock %}")
+    summary = ws.plan()
+    x_findings = [f for f in summary.findings if f["rule"] == "platform.x.length"]
+    assert len(x_findings) == 1
+    assert x_findings[0]["severity"] == "block"
+    assert x_findings[0]["source"] == "templates/institution/post.x.j2"
+    assert long_body.strip() in "".join(v.text for v in ws.variants())
+
+
+def test_cli_plan_json_and_targets(
+    ws: Workspace, capsys: pytest.CaptureFixture[str], database_url: str
+) -> None:
+    base = ["-w", str(ws.root), "--database-url", database_url]
+    assert run([*base, "plan", "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["counts"]["created"] == 4 and summary["by_status"] == {"pending": 4}
+    assert run([*base, "targets", "hut/satu", "-f", "json"]) == 0
+    targets = json.loads(capsys.readouterr().out)
+    assert {t["unit"] for t in targets} == {"PUSAT", "KANWIL-BALI"}
+    assert run([*base, "preview", "KANWIL-BALI", "satu", "--explain"]) == 0
+    shown = capsys.readouterr().out
+    assert "Pos pertama." in shown and "amplifier:builtin/instagram.j2" in shown
+    assert run([*base, "preview", "KANWIL-BALI", "tiga"]) == 2
+    assert "no post 'tiga'" in capsys.readouterr().err
+
+
+def test_idempotency_keys_are_stable_across_databases(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    root = make_workspace(calendars={"hut.yaml": CALENDAR})
+    keys = []
+    for name in ("a", "b"):
+        w = Workspace.open(root, database_url=f"sqlite:///{tmp_path / name}.db")
+        w.sync()
+        w.plan()
+        keys.append(sorted(v.idempotency_key for v in w.variants()))
+    assert keys[0] == keys[1] and len(set(keys[0])) == 4

@@ -1,0 +1,444 @@
+from __future__ import annotations
+
+import doctest
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amplifier import platforms
+from amplifier.platforms import (
+    DEFAULT_RULES,
+    PlatformRules,
+    RuleFinding,
+    check_text,
+    count_hashtags,
+    measure,
+    rules_for,
+    truncate,
+)
+from amplifier.vocab import Platform
+
+# --- the twitter-text conformance suite, read from the shared folder at collection time ----------
+
+CONFORMANCE_DIR = Path(
+    os.environ.get("AMPLIFIER_CONFORMANCE_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "conformance"
+)
+VALIDATE_YML = CONFORMANCE_DIR / "twitter-text" / "validate.yml"
+V3_SECTIONS = (
+    "WeightedTweetsWithDiscountedEmojiCounterTest",
+    "UnicodeDirectionalMarkerCounterTest",
+)
+INVALID_CHARS = "\ufffe\ufeff\uffff"  # twitter-text's invalid characters
+
+
+def _v3_cases() -> list[Any]:
+    if not VALIDATE_YML.is_file():
+        reason = (
+            f"twitter-text conformance suite not found at {VALIDATE_YML} "
+            "(set AMPLIFIER_CONFORMANCE_DIR to the shared/conformance folder)"
+        )
+        return [pytest.param(None, None, marks=pytest.mark.skip(reason=reason), id="missing")]
+    with VALIDATE_YML.open(encoding="utf-8") as f:
+        tests = yaml.safe_load(f)["tests"]
+    cases = []
+    for section in V3_SECTIONS:
+        if section not in tests:  # a renamed section must fail, not silently shrink the suite
+            cases.append(pytest.param(section, None, id=f"{section}-absent"))
+            continue
+        for case in tests[section]:
+            cases.append(pytest.param(section, case, id=f"{section}: {case['description']}"))
+    return cases
+
+
+V3_CASES = _v3_cases()
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@pytest.mark.parametrize(("section", "case"), V3_CASES)
+def test_x_weighted_length_conformance(section: str, case: dict[str, Any] | None) -> None:
+    assert case is not None, f"section {section} is missing from {VALIDATE_YML}"
+    text, expected = case["text"], case["expected"]
+    assert measure(text, Platform.X) == expected["weightedLength"]
+    findings = check_text(text, Platform.X)
+    assert (findings == []) == expected["valid"], findings
+    length = [f for f in findings if f.rule_id == "platform.x.length"]
+    assert bool(length) == (expected["weightedLength"] > 280)
+    if length and not any(c in text for c in INVALID_CHARS):
+        # The span starts where twitter-text's valid range ends (it counts UTF-16 code units).
+        span = length[0].span
+        assert span is not None
+        assert _utf16_len(text[: span[0]]) == expected["validRangeEnd"] + 1
+
+
+@pytest.mark.parametrize(("section", "case"), V3_CASES)
+def test_library_itself_passes_conformance(section: str, case: dict[str, Any] | None) -> None:
+    from twitter_text import parse_tweet
+
+    assert case is not None, f"section {section} is missing from {VALIDATE_YML}"
+    result = parse_tweet(case["text"]).asdict()
+    assert {key: result[key] for key in case["expected"]} == case["expected"]
+
+
+# --- the fast weighted length agrees with twitter-text's parse_tweet ----------------------------
+
+PIECES = st.sampled_from(
+    [
+        "Halo ",
+        "Sobat ",
+        " ",
+        "\n",
+        "\r\n",
+        "\r",
+        "😷",
+        "🇮🇩",
+        "👨\u200d👩\u200d👧\u200d👦",
+        "🙋🏽",
+        "1\ufe0f\u20e3",
+        "#\u20e3",
+        "1",
+        "#",
+        "❤\ufe0f",
+        "©",
+        "…",
+        "“kutipan”",
+        "故人西辞",
+        "e\u0301",
+        "\u202a",
+        "\u2066",
+        "\ufffe",
+        "https://www.kemkes.go.id/vaksin",
+        "http://test.co",
+        "kemkes.go.id",
+        "https://t.co/abc123",
+        "http://foobar.پاکستان/",
+        ".",
+        "/",
+        "x" * 50,
+    ]
+)
+MIXED_TEXT = st.lists(PIECES, max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(MIXED_TEXT, st.text(max_size=120)))
+def test_fast_weighted_length_matches_library(text: str) -> None:
+    from twitter_text import parse_tweet
+
+    assert measure(text, Platform.X) == parse_tweet(text).weightedLength
+
+
+def test_emoji_regex_is_only_tried_where_an_emoji_can_start() -> None:
+    # The fast path's assumption about the library's emoji regex (see amplifier/platforms.py):
+    # no ASCII character is an emoji, and an emoji that starts with an ASCII character is a
+    # keycap whose second code point is not ASCII.
+    from twitter_text.regexp.emoji import emoji, emoji_list
+
+    assert emoji.search("".join(map(chr, range(128)))) is None
+    for entry in emoji_list:
+        points = [chr(int(code, 16)) for code in entry.codepoint.split()]
+        if points[0].isascii():
+            assert points[0] in platforms._KEYCAP_BASES, entry
+            assert len(points) > 1 and not points[1].isascii(), entry
+
+
+def test_twitter_text_imports_without_pkg_resources() -> None:
+    # twitter-text-parser imports pkg_resources, which setuptools 82 removed (see platforms.py).
+    code = (
+        "import sys; sys.modules['pkg_resources'] = None\n"
+        "from amplifier.platforms import measure\n"
+        "assert measure('Halo 😷 https://example.go.id', 'x') == 31\n"
+        "assert sys.modules['pkg_resources'] is None\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+# --- each platform's limits, at the boundary ------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", list(Platform))
+def test_length_limit_boundary(platform: Platform) -> None:
+    limit = DEFAULT_RULES[platform].max_length
+    assert check_text("x" * limit, platform) == []
+    findings = check_text("x" * (limit + 1), platform)
+    assert [f.rule_id for f in findings] == [f"platform.{platform}.length"]
+    assert findings[0].severity == "block"
+    assert findings[0].span == (limit, limit + 1)
+    assert str(limit + 1) in findings[0].message and str(limit) in findings[0].message
+
+
+def test_default_limits() -> None:
+    assert set(DEFAULT_RULES) == set(Platform)
+    limits = {p: r.max_length for p, r in DEFAULT_RULES.items()}
+    assert limits == {
+        Platform.X: 280,
+        Platform.INSTAGRAM: 2200,
+        Platform.THREADS: 500,
+        Platform.TIKTOK: 2200,
+        Platform.FACEBOOK: 63206,
+        Platform.YOUTUBE: 5000,
+    }
+    assert DEFAULT_RULES[Platform.INSTAGRAM].max_hashtags == 5
+    assert DEFAULT_RULES[Platform.YOUTUBE].title_max == 100
+
+
+def test_x_message_and_weights() -> None:
+    url = "https://www.kemkes.go.id/" + "artikel/" * 20
+    text = "a" * 257 + " " + url  # 258 + 23
+    assert measure(text, Platform.X) == 281
+    (finding,) = check_text(text, Platform.X)
+    assert finding.message == "X weighted length 281 exceeds 280"
+    assert finding.span == (258, len(text))  # the URL counts whole or not at all
+    assert check_text("😷" * 140, Platform.X) == []  # an emoji counts 2
+    assert check_text("😷" * 140 + "a", Platform.X) != []
+    assert check_text("故" * 140, Platform.X) == []
+    assert check_text("故" * 141, Platform.X)[0].span == (140, 141)
+
+
+def test_x_invalid_characters() -> None:
+    (finding,) = check_text("Halo\ufeff Sobat", Platform.X)
+    assert finding.rule_id == "platform.x.invalid_characters"
+    assert finding.span == (4, 5)
+
+
+def test_x_limit_override() -> None:
+    long_post = "a" * 1000
+    assert check_text(long_post, Platform.X) != []
+    assert check_text(long_post, rules_for(Platform.X, {"max_length": 25000})) == []
+
+
+def test_instagram_hashtags_limit_and_override() -> None:
+    five = "Ayo vaksin! #Sehat #Vaksin #Indonesia #Merdeka78 #GotongRoyong"
+    assert count_hashtags(five) == 5
+    assert check_text(five, Platform.INSTAGRAM) == []
+    six = five + " #ĐoànKết"
+    (finding,) = check_text(six, Platform.INSTAGRAM)
+    assert finding.rule_id == "platform.instagram.hashtags"
+    assert finding.message == "Instagram has 6 hashtags, more than 5"
+    assert finding.span == (six.index("#ĐoànKết"), len(six))
+    assert check_text(six, rules_for("instagram", {"max_hashtags": 10})) == []
+    none_allowed = rules_for(Platform.INSTAGRAM, {"max_hashtags": 0})
+    assert check_text("tanpa tagar", none_allowed) == []
+    assert check_text("satu #tagar", none_allowed)[0].span == (5, 11)
+
+
+def test_hashtags_inside_urls_and_words_do_not_count() -> None:
+    text = "Lihat https://example.go.id/#jadwal dan www.example.go.id/#a a#b C# &#39; ## #_ok #1 #x"
+    assert count_hashtags(text) == 3  # #_ok, #1, #x
+
+
+def test_instagram_length_boundary_with_emoji() -> None:
+    rules = DEFAULT_RULES[Platform.INSTAGRAM]
+    assert check_text("😷" * rules.max_length, rules) == []  # characters, not bytes
+
+
+def test_youtube_description_counts_utf8_bytes() -> None:
+    assert check_text("é" * 2500, Platform.YOUTUBE) == []  # 5000 bytes
+    (finding,) = check_text("é" * 2500 + "a", Platform.YOUTUBE)
+    assert finding.rule_id == "platform.youtube.length"
+    assert finding.message == "YouTube description length 5001 bytes exceeds 5000"
+    assert finding.span == (2500, 2501)
+    assert check_text("😷" * 1250, Platform.YOUTUBE) == []
+    (finding,) = check_text("😷" * 1251, Platform.YOUTUBE)
+    assert finding.span == (1250, 1251)
+    assert finding.message == "YouTube description length 5004 bytes exceeds 5000"
+
+
+def test_youtube_title() -> None:
+    assert check_text("deskripsi", Platform.YOUTUBE, title="é" * 100) == []
+    (finding,) = check_text("deskripsi", Platform.YOUTUBE, title="t" * 101)
+    assert finding == RuleFinding(
+        rule_id="platform.youtube.title_length",
+        severity="block",
+        message="YouTube title length 101 characters exceeds 100",
+        span=(100, 101),
+        field="title",
+    )
+
+
+def test_youtube_angle_brackets() -> None:
+    findings = check_text("Live <b>sekarang</b>", Platform.YOUTUBE, title="A > B")
+    assert [(f.rule_id, f.field, f.span) for f in findings] == [
+        ("platform.youtube.angle_brackets", "text", (5, 6)),
+        ("platform.youtube.angle_brackets", "title", (2, 3)),
+    ]
+    assert "4 forbidden characters" in findings[0].message
+    assert check_text("tanpa kurung", Platform.YOUTUBE, title="judul") == []
+    assert check_text("a < b", Platform.INSTAGRAM) == []
+
+
+def test_check_text_never_changes_the_text() -> None:
+    text = "a" * 3000
+    findings = check_text(text, Platform.INSTAGRAM)
+    assert len(text) == 3000 and findings[0].span == (2200, 3000)
+
+
+# --- rules_for ------------------------------------------------------------------------------------
+
+
+def test_rules_for_defaults_and_replace() -> None:
+    assert rules_for(Platform.THREADS) is DEFAULT_RULES[Platform.THREADS]
+    rules = rules_for("instagram", {"max_hashtags": 10, "max_length": 3000})
+    assert (rules.max_hashtags, rules.max_length) == (10, 3000)
+    assert DEFAULT_RULES[Platform.INSTAGRAM].max_hashtags == 5  # defaults untouched
+
+
+def test_rules_for_unknown_key() -> None:
+    with pytest.raises(
+        ValueError, match=r"unknown setting 'max_hashtag'.*did you mean 'max_hashtags'"
+    ):
+        rules_for(Platform.INSTAGRAM, {"max_hashtag": 10})
+    with pytest.raises(ValueError, match="unknown setting 'platform'"):
+        rules_for(Platform.INSTAGRAM, {"platform": "x"})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"max_hashtags": "ten"}, r"platforms\.instagram\.max_hashtags: expected a whole number"),
+        ({"max_length": 0}, r"platforms\.instagram\.max_length"),
+        ({"max_length": True}, r"platforms\.instagram\.max_length"),
+        ({"measure": "words"}, r"platforms\.instagram\.measure: expected one of"),
+    ],
+)
+def test_rules_for_bad_values(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        rules_for(Platform.INSTAGRAM, overrides)
+
+
+def test_unknown_platform() -> None:
+    with pytest.raises(ValueError, match="unknown platform 'myspace'"):
+        rules_for("myspace")
+
+
+def test_rules_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        DEFAULT_RULES[Platform.X].max_length = 1  # type: ignore[misc]
+
+
+# --- truncate ------------------------------------------------------------------------------------
+
+
+def test_truncate_examples() -> None:
+    text = "Baca https://www.kemkes.go.id/artikel/panjang-sekali-sekali selengkapnya di sana"
+    assert (
+        truncate(text, Platform.X, budget=31)
+        == "Baca https://www.kemkes.go.id/artikel/panjang-sekali-sekali …"
+    )
+    assert truncate(text, Platform.INSTAGRAM, budget=30) == "Baca…"
+    assert truncate("pendek", Platform.X) == "pendek"
+    assert (
+        truncate("Selamat pagi semua", Platform.THREADS, budget=10, ellipsis="...") == "Selamat..."
+    )
+    assert truncate("Supercalifragilistik", Platform.THREADS, budget=6) == "Super…"
+    assert truncate("🇮🇩🇮🇩🇮🇩", Platform.THREADS, budget=5) == "🇮🇩🇮🇩…"
+    assert truncate("t" * 150, Platform.YOUTUBE, field="title") == "t" * 99 + "…"
+    assert measure(truncate("é " * 3000, Platform.YOUTUBE), Platform.YOUTUBE) <= 5000
+
+
+def test_truncate_budget_too_small() -> None:
+    with pytest.raises(ValueError, match="too small"):
+        truncate("Selamat pagi", Platform.X, budget=1)  # "…" weighs 2 on X
+
+
+WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzÉéñ", min_size=1, max_size=12)
+EMOJI = st.sampled_from(
+    [
+        "😷",
+        "🇮🇩",
+        "👨\u200d👩\u200d👧\u200d👦",
+        "🙋🏽",
+        "1\ufe0f\u20e3",
+        "❤\ufe0f",
+        "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+        "e\u0301",
+    ]
+)
+URL = st.sampled_from(
+    [
+        "https://www.kemkes.go.id/vaksin",
+        "http://example.com/a?b=1#c",
+        "kemkes.go.id",
+        "https://t.co/abc123",
+        "https://example.go.id/" + "x" * 60,
+    ]
+)
+SEPARATOR = st.sampled_from([" ", "  ", "\n", ", ", ""])
+
+
+@st.composite
+def texts_with_atoms(draw: st.DrawFn) -> tuple[str, list[tuple[int, int]]]:
+    """A text, and the spans (URLs, emoji) that must never be cut inside."""
+    parts: list[str] = []
+    whole: list[tuple[int, int]] = []
+    at = 0
+    for _ in range(draw(st.integers(0, 40))):
+        kind = draw(st.sampled_from(["word", "word", "word", "emoji", "url"]))
+        atom = draw({"word": WORD, "emoji": EMOJI, "url": URL}[kind])
+        before = " " if kind == "url" else draw(SEPARATOR)
+        after = " " if kind == "url" else ""
+        parts += [before, atom, after]
+        start = at + len(before)
+        if kind != "word":
+            whole.append((start, start + len(atom)))
+        at = start + len(atom) + len(after)
+    return "".join(parts), whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts_with_atoms(),
+    st.sampled_from([Platform.X, Platform.INSTAGRAM, Platform.YOUTUBE]),
+    st.sampled_from(["…", "...", ""]),
+    st.data(),
+)
+def test_truncate_properties(
+    sample: tuple[str, list[tuple[int, int]]],
+    platform: Platform,
+    ellipsis: str,
+    data: st.DataObject,
+) -> None:
+    text, whole = sample
+    full = measure(text, platform)
+    budget = data.draw(st.integers(measure(ellipsis, platform), full + 3), label="budget")
+    result = truncate(text, platform, budget=budget, ellipsis=ellipsis)
+
+    assert measure(result, platform) <= budget
+    if full <= budget:
+        assert result == text
+        return
+    assert result.endswith(ellipsis)
+    kept = result[: len(result) - len(ellipsis)].rstrip()
+    assert text.startswith(kept)
+    cut = len(kept)
+    urls = platforms._url_spans(text)
+    for start, end in [*whole, *urls]:
+        assert not start < cut < end, (text[start:end], cut)
+    assert platforms._is_boundary(text, cut)
+
+
+@given(st.text(max_size=300), st.integers(1, 400))
+def test_truncate_fits_any_text(text: str, budget: int) -> None:
+    result = truncate(text, Platform.THREADS, budget=budget)
+    assert len(result) <= budget
+    assert text.startswith(result.removesuffix("…").rstrip())
+
+
+def test_rule_types() -> None:
+    assert isinstance(DEFAULT_RULES[Platform.X], PlatformRules)
+    assert DEFAULT_RULES[Platform.X].measure == "weighted"
+
+
+def test_module_docstring_examples() -> None:
+    assert doctest.testmod(platforms).failed == 0
