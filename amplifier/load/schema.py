@@ -8,75 +8,27 @@ Cross-file rules (unique codes, known parents, no cycles, unique handles) live i
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
-import zoneinfo
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
-    model_validator,
 )
 
+from amplifier.load.base import (
+    AwareDatetime,
+    Code,
+    Slug,
+    Strict,
+    StrList,
+    Timezone,
+    as_list,
+)
 from amplifier.load.source import suggest
 from amplifier.vocab import AccountMode, Platform, UnitKind
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_means_default(cls, data: Any) -> Any:
-        """``targets:`` with nothing after it reads as null; take it as the default."""
-        if not isinstance(data, dict):
-            return data
-        return {
-            k: v
-            for k, v in data.items()
-            if v is not None
-            or k not in cls.model_fields
-            or cls.model_fields[k].is_required()
-            or cls.model_fields[k].default is None
-        }
-
-
-@functools.cache
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def _check_zone(value: str) -> str:
-    if value not in _zones():
-        raise ValueError(
-            f"unknown IANA timezone '{value}'{suggest(value, _zones())}; "
-            "Indonesian zones are Asia/Jakarta or Asia/Pontianak (WIB), "
-            "Asia/Makassar (WITA) and Asia/Jayapura (WIT)"
-        )
-    return value
-
-
-def _as_list(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        raise ValueError("a time needs its UTC offset, for example 2027-06-23T09:00:00+07:00 (WIB)")
-    return value
-
-
-Timezone = Annotated[str, AfterValidator(_check_zone)]
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
-Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9\-]*$")]
-StrList = Annotated[list[str], BeforeValidator(_as_list)]
-AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware)]
-
 
 # --- amplifier.toml ---------------------------------------------------------------------
 
@@ -266,9 +218,7 @@ class PostSpec(Strict):
     title: str | None = None
     link: str | None = None
     media: StrList = Field(default_factory=list)
-    templates: Annotated[list[TemplateName], BeforeValidator(_as_list)] = Field(
-        default_factory=list
-    )
+    templates: Annotated[list[TemplateName], BeforeValidator(as_list)] = Field(default_factory=list)
     targets: Targets | None = None
 
 
