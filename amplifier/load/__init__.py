@@ -50,6 +50,11 @@ class LoadedWorkspace:
     blackouts: list[BlackoutSpec] = field(default_factory=list)
     sources: dict[str, Source] = field(default_factory=dict)
 
+    def source_of(self, kind: str, key: str) -> Source | None:
+        """Where an entry was written: ``source_of("account", "x:kptd_ri")``; kinds are unit,
+        account (platform:handle, lower case), admin, campaign and post (slug/key)."""
+        return self.sources.get(f"{kind}:{key}")
+
     def source_of_post(self, campaign: CampaignSpec, post: PostSpec) -> Source | None:
         return self.sources.get(f"post:{campaign.slug}/{post.key}")
 
@@ -78,13 +83,14 @@ def load_workspace(root: Path) -> LoadedWorkspace:
     problems += found
 
     org: OrgFile | None = None
+    org_doc: Document | None = None
     checked: OrgFile | None = None  # the valid part, for cross-file checks
     codes: set[str] = set()
     org_path = root / ORG_FILE
     if not org_path.is_file():
         problems.append(Problem(ORG_FILE, 1, 1, "", "missing; every workspace needs an org.yaml"))
     else:
-        doc = read_yaml(org_path, root)
+        doc = org_doc = read_yaml(org_path, root)
         problems += doc.problems
         if doc.usable:
             org, found = validate(OrgFile, doc)
@@ -114,6 +120,14 @@ def load_workspace(root: Path) -> LoadedWorkspace:
     if problems or settings is None or org is None:
         raise WorkspaceError(problems, root)
     loaded = LoadedWorkspace(root=root, settings=settings, org=org)
+    assert org_doc is not None
+    for i, unit in enumerate(org.units):
+        loaded.sources[f"unit:{unit.code}"] = Source(ORG_FILE, org_doc.where(("units", i))[0])
+        for j, account in enumerate(unit.accounts):
+            line = org_doc.where(("units", i, "accounts", j, "handle"))[0]
+            loaded.sources[f"account:{account.key}"] = Source(ORG_FILE, line)
+    for i, admin in enumerate(org.admins):
+        loaded.sources[f"admin:{admin.id}"] = Source(ORG_FILE, org_doc.where(("admins", i))[0])
     for cal, doc in calendars:
         for i, campaign in enumerate(cal.campaigns):
             loaded.campaigns.append(campaign)
