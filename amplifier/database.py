@@ -25,9 +25,14 @@ ENV_URL = "AMPLIFIER_DATABASE_URL"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def resolve_url(url: str, root: Path) -> str:
-    """Make a relative SQLite path relative to the workspace ``root``; env var wins."""
-    url = os.environ.get(ENV_URL) or url
+def resolve_url(url: str, root: Path, *, explicit: bool = False) -> str:
+    """Make a relative SQLite path relative to the workspace ``root``.
+
+    Precedence: an ``explicit`` URL (``--database-url``), then ``AMPLIFIER_DATABASE_URL``,
+    then ``url`` from the settings.
+    """
+    if not explicit:
+        url = os.environ.get(ENV_URL) or url
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         path = Path(parsed.database)
@@ -88,7 +93,11 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 
 def ensure_schema(engine: Engine) -> None:
     """Create a brand-new database; refuse to use one whose schema is not current."""
-    current = current_revision(engine)
+    try:
+        current = current_revision(engine)
+    except sa.exc.OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseError(f"cannot open the database at {where}: {exc.orig}") from exc
     head = head_revision()
     if current == head:
         return

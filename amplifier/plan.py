@@ -115,7 +115,7 @@ class Planner:
             "website": institution.website,
         }
         self.renderer = Renderer(ws.root / "templates", self.institution)
-        overrides = {p.value: o for p, o in ws.settings.platforms.items()}
+        overrides = {p.value: o.overrides() for p, o in ws.settings.platforms.items()}
         self.checker = VariantChecker(overrides)
         self.settings_hash = digest(
             json.dumps(self.institution, sort_keys=True), json.dumps(overrides, sort_keys=True)

@@ -184,6 +184,7 @@ def sync_workspace(engine: Engine, ws: LoadedWorkspace, *, dry_run: bool = False
                 "starts_at": b.starts,
                 "ends_at": b.ends,
                 "scope": targets_dict(b.scope) or {},
+                "campaigns": list(b.campaigns),
                 "reason": b.reason,
             }
             for b in ws.blackouts

@@ -141,6 +141,8 @@ def select_targets(
         post_platforms = list(post_targets.get("platforms", []))
         if post_platforms:
             platforms = [p for p in post_platforms if not platforms or p in platforms]
+            if not platforms:
+                return []  # the post asks only for platforms its campaign does not use
     out = []
     for uid in sorted(units, key=lambda i: directory.units[i].code):
         for account in directory.accounts.get(uid, []):

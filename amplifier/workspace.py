@@ -80,13 +80,16 @@ class Workspace:
     def __init__(self, root: Path, settings: Settings, database_url: str | None = None) -> None:
         self.root = root
         self.settings = settings
-        self.database_url = database.resolve_url(database_url or settings.database.url, root)
+        self.database_url = database.resolve_url(
+            database_url or settings.database.url, root, explicit=database_url is not None
+        )
 
     @classmethod
     def open(cls, root: str | Path = ".", *, database_url: str | None = None) -> Workspace:
         root = Path(root).resolve()
         settings, problems = load_settings(root)
         if problems or settings is None:
+            load_workspace(root)  # raises with every problem in every file
             raise WorkspaceError(problems, root)
         return cls(root, settings, database_url)
 
@@ -110,7 +113,8 @@ class Workspace:
 
     def sync(self, *, dry_run: bool = False) -> SyncReport:
         """Import the workspace files into the database (idempotent)."""
-        return sync_workspace(self.engine, self.reload(), dry_run=dry_run)
+        files = self.reload()  # validate first: bad files must not even create a database
+        return sync_workspace(self.engine, files, dry_run=dry_run)
 
     def plan(
         self,

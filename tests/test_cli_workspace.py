@@ -88,3 +88,52 @@ def test_db_status_and_upgrade(
 
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["units", "--format", "yaml"]) == 2
+
+
+def test_messages_with_brackets_are_printed_whole(make_workspace: WorkspaceFactory) -> None:
+    root = make_workspace(org=MINIMAL_ORG.replace("code: PUSAT\n", "code: '[PUSAT]'\n", 1))
+    proc = subprocess.run(
+        [sys.executable, "-m", "amplifier", "-w", str(root), "sync"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "[A-Za-z0-9]" in proc.stderr
+
+
+def test_bad_files_create_no_database(make_workspace: WorkspaceFactory) -> None:
+    root = make_workspace(org="units: 3\n", settings='[database]\nurll = "x"\n')
+    assert run(["-w", str(root), "sync"]) == 2
+    assert not (root / ".amplifier").exists()
+
+
+def test_settings_and_file_problems_are_reported_together(
+    make_workspace: WorkspaceFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_workspace(org="units: 3\n", settings="[platforms.instagram]\nmax_hashtag = 10\n")
+    assert run(["-w", str(root), "units"]) == 2
+    errors = capsys.readouterr().err
+    assert (
+        "amplifier.toml:2:1: platforms.instagram.max_hashtag: unknown key 'max_hashtag'" in errors
+    )
+    assert "(did you mean 'max_hashtags'?)" in errors
+    assert "org.yaml" in errors
+
+
+def test_explicit_database_url_beats_the_environment(
+    make_workspace: WorkspaceFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from amplifier.workspace import Workspace
+
+    monkeypatch.setenv("AMPLIFIER_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    ws = Workspace.open(make_workspace(), database_url=f"sqlite:///{tmp_path / 'cli.db'}")
+    assert ws.database_url.endswith("cli.db")
+
+
+def test_unreachable_database_is_a_clean_error(
+    make_workspace: WorkspaceFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2"
+    assert run(["-w", str(make_workspace()), "--database-url", url, "sync"]) == 2
+    assert "cannot open the database" in capsys.readouterr().err

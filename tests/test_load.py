@@ -285,3 +285,59 @@ def test_empty_value_means_default(make_workspace: WorkspaceFactory) -> None:
     cal = cal.replace("    hashtags: [PelayananPrima]\n", "")
     ws = load_workspace(make_workspace(calendars={"c.yaml": cal}))
     assert ws.campaigns[0].targets.kinds == [] and ws.campaigns[0].hashtags == []
+
+
+field_names = st.sampled_from(
+    [
+        "institution",
+        "units",
+        "admins",
+        "code",
+        "name",
+        "kind",
+        "parent",
+        "timezone",
+        "accounts",
+        "platform",
+        "handle",
+        "letter",
+        "campaigns",
+        "posts",
+        "slug",
+        "period",
+        "at",
+        "body",
+        "x",
+    ]
+)
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.sampled_from(["PUSAT", "x", "Asia/Jakarta", "2027-01-01"]),
+)
+yaml_like = st.recursive(
+    values,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(field_names, children, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(org=yaml_like, calendar=yaml_like)
+def test_any_yaml_gives_problems_never_a_crash(
+    tmp_path_factory: pytest.TempPathFactory, org: object, calendar: object
+) -> None:
+    import yaml
+
+    root = tmp_path_factory.mktemp("fuzz")
+    (root / "calendars").mkdir()
+    (root / "org.yaml").write_text(yaml.safe_dump(org), encoding="utf-8")
+    (root / "calendars" / "c.yaml").write_text(yaml.safe_dump(calendar), encoding="utf-8")
+    try:
+        load_workspace(root)
+    except WorkspaceError as exc:
+        assert exc.problems
+        assert all(p.line >= 1 and p.column >= 1 and p.message for p in exc.problems)

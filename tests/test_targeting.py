@@ -129,3 +129,11 @@ def test_selection_is_a_subset_and_excluded_subtrees_never_appear(
 @pytest.mark.parametrize("code", ["NOPE", "KL-OLD"])
 def test_unknown_or_inactive_subtree_selects_nothing(code: str) -> None:
     assert codes(directory(), {"subtrees": [code]}) == []
+
+
+def test_post_platforms_never_widen_the_campaign() -> None:
+    d = directory()
+    assert select_targets(d, {"platforms": ["x"]}, {"platforms": ["instagram"]}) == []
+    assert {t.account.platform for t in select_targets(d, {}, {"platforms": ["instagram"]})} == {
+        "instagram"
+    }

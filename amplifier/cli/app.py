@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from amplifier import __version__
 from amplifier.errors import AmplifierError, WorkspaceError
@@ -95,12 +96,15 @@ def report_error(exc: AmplifierError) -> int:
     if isinstance(exc, WorkspaceError):
         for problem in exc.problems:
             err.print(
-                f"[bold red]error[/]: {problem}", highlight=False, markup=True, soft_wrap=True
+                f"[bold red]error[/]: {escape(str(problem))}",
+                highlight=False,
+                markup=True,
+                soft_wrap=True,
             )
         count = len(exc.problems)
         err.print(f"{count} problem{'s' if count != 1 else ''}; nothing was changed.")
         return 2
-    err.print(f"[bold red]error[/]: {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error[/]: {escape(str(exc))}", highlight=False, soft_wrap=True)
     return 2
 
 

@@ -44,10 +44,8 @@ def _items(data: dict[str, Any], key: str) -> list[Any]:
 
 
 def raw_unit_codes(doc: Document) -> set[str]:
-    units = doc.data.get("units") if isinstance(doc.data, dict) else None
-    return {
-        u["code"] for u in units or [] if isinstance(u, dict) and isinstance(u.get("code"), str)
-    }
+    units = _items(doc.data, "units") if isinstance(doc.data, dict) else []
+    return {u["code"] for u in units if isinstance(u, dict) and isinstance(u.get("code"), str)}
 
 
 def check_org(

@@ -44,12 +44,15 @@ class WorkspaceSettings(Strict):
     language: str = Field(default="id", description="default language tag for rendering")
 
 
-def _platform_overrides(value: dict[Platform, dict[str, Any]]) -> dict[Platform, dict[str, Any]]:
-    from amplifier.platforms import rules_for
+class PlatformLimits(Strict):
+    """``[platforms.<platform>]``: change a platform's limits when the platform changes them."""
 
-    for platform, overrides in value.items():
-        rules_for(platform, overrides)  # raises ValueError naming the bad key
-    return value
+    max_length: int | None = Field(default=None, ge=1, description="in the platform's measure")
+    max_hashtags: int | None = Field(default=None, ge=0)
+    title_max: int | None = Field(default=None, ge=1, description="YouTube title, characters")
+
+    def overrides(self) -> dict[str, int]:
+        return self.model_dump(exclude_none=True)
 
 
 class Settings(Strict):
@@ -57,11 +60,9 @@ class Settings(Strict):
 
     workspace: WorkspaceSettings = WorkspaceSettings()
     database: DatabaseSettings = DatabaseSettings()
-    platforms: Annotated[dict[Platform, dict[str, Any]], AfterValidator(_platform_overrides)] = (
-        Field(
-            default_factory=dict,
-            description="per-platform limits, e.g. [platforms.instagram] max_hashtags = 10",
-        )
+    platforms: dict[Platform, PlatformLimits] = Field(
+        default_factory=dict,
+        description="per-platform limits, e.g. [platforms.instagram] max_hashtags = 10",
     )
 
 
@@ -174,14 +175,14 @@ class Targets(Strict):
     campaign's.
     """
 
-    kinds: list[UnitKind] = Field(default_factory=list)
+    kinds: Annotated[list[UnitKind], BeforeValidator(as_list)] = Field(default_factory=list)
     regions: StrList = Field(default_factory=list)
-    timezones: list[Timezone] = Field(default_factory=list)
+    timezones: Annotated[list[Timezone], BeforeValidator(as_list)] = Field(default_factory=list)
     tags: StrList = Field(default_factory=list)
     units: StrList = Field(default_factory=list, description="explicit unit codes")
     subtrees: StrList = Field(default_factory=list, description="a unit and all units below it")
     exclude: StrList = Field(default_factory=list, description="unit codes (with their subtrees)")
-    platforms: list[Platform] = Field(default_factory=list)
+    platforms: Annotated[list[Platform], BeforeValidator(as_list)] = Field(default_factory=list)
 
 
 class Period(Strict):
@@ -227,7 +228,9 @@ class CampaignSpec(Strict):
     title: str
     goal: str | None = None
     period: Period
-    priority: int = Field(default=0, ge=0, le=100)
+    priority: int = Field(
+        default=0, ge=0, le=100, description="higher wins when variants compete for a slot"
+    )
     key_messages: StrList = Field(default_factory=list)
     hashtags: StrList = Field(default_factory=list)
     links: StrList = Field(default_factory=list)
@@ -253,6 +256,9 @@ class BlackoutSpec(Strict):
     ends: AwareDatetime
     reason: str | None = None
     scope: Targets = Targets()
+    campaigns: StrList = Field(
+        default_factory=list, description="only these campaign slugs are blocked (empty: all)"
+    )
 
     @field_validator("ends")
     @classmethod
