@@ -1,11 +1,11 @@
 """amplifier: fan an institution's central digital agenda out to every work unit's accounts.
 
-    import amplifier
+import amplifier
 
-    ws = amplifier.open_workspace("path/to/workspace")
-    ws.sync()                       # workspace files -> database
-    for unit in ws.unit_tree():
-        print(unit.code, unit.timezone)
+ws = amplifier.open_workspace("path/to/workspace")
+ws.sync()                       # workspace files -> database
+for unit in ws.unit_tree():
+    print(unit.code, unit.timezone)
 """
 
 from amplifier.errors import (
