@@ -118,6 +118,7 @@ class Campaign(SQLModel, table=True):
     hashtags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     links: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     targets: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    review: str = Field(default="auto", max_length=10, description="auto or manual")
     source: str | None = Field(default=None, description="file:line it was loaded from")
     active: bool = True
 

@@ -37,13 +37,14 @@ from amplifier.render import (
     unit_variables,
     zone_of,
 )
+from amplifier.review import initial_state
 from amplifier.targeting import Directory, select_targets
-from amplifier.vocab import ReviewState, VariantStatus
+from amplifier.vocab import VariantStatus
 
 if TYPE_CHECKING:
     from amplifier.workspace import Workspace
 
-RENDER_VERSION = "1"  # bump when rendering changes in a way that must re-render everything
+RENDER_VERSION = "2"  # bump when rendering changes in a way that must re-render everything
 
 #: statuses whose variant is never rewritten by a plan
 FROZEN = frozenset(
@@ -304,14 +305,15 @@ class Planner:
             ]
         else:
             findings = self.checker.check(result.text, result.title, platform, source)
+        findings_dicts = [f.as_dict() for f in findings]
         return {
             "text": result.text,
             "title": result.title,
             "content_hash": digest(result.text, result.title or ""),
             "template": "|".join(chain),
-            "findings": [f.as_dict() for f in findings],
+            "findings": findings_dicts,
             "status": VariantStatus.PENDING,
-            "review": ReviewState.DRAFT,
+            "review": initial_state(findings_dicts, camp.review),
             "reasons": ["template failed: see findings"] if result.error else [],
             "updated_at": utcnow(),
         }

@@ -152,6 +152,7 @@ def sync_workspace(engine: Engine, ws: LoadedWorkspace, *, dry_run: bool = False
                 "hashtags": list(c.hashtags),
                 "links": list(c.links),
                 "targets": targets_dict(c.targets),
+                "review": c.review,
                 "source": str(ws.sources.get(f"campaign:{c.slug}", "")) or None,
             }
             for c in ws.campaigns

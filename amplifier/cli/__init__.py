@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sys
 
-from amplifier.cli import plan_cmds, workspace_cmds
+from amplifier.cli import plan_cmds, review_cmds, workspace_cmds
 from amplifier.cli.app import app, run
 
 __all__ = ["app", "main"]
 
 workspace_cmds.register(app)
 plan_cmds.register(app)
+review_cmds.register(app)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -235,6 +235,11 @@ class CampaignSpec(Strict):
     hashtags: StrList = Field(default_factory=list)
     links: StrList = Field(default_factory=list)
     targets: Targets = Targets()
+    review: Literal["auto", "manual"] = Field(
+        default="auto",
+        description="auto: variants with no findings are approved automatically; "
+        "manual: a person reviews every variant",
+    )
     posts: list[PostSpec] = Field(default_factory=list)
 
     @field_validator("hashtags")
