@@ -137,3 +137,7 @@ def test_timestamps_come_back_aware_utc(
         post = s.exec(select(CentralPost)).one()
     assert post.central_at.utcoffset() is not None
     assert post.central_at.isoformat() == "2027-06-23T00:00:00+00:00"
+
+
+def test_head_constant_matches_the_migrations() -> None:
+    assert database._scripts().get_current_head() == database.HEAD
