@@ -192,7 +192,7 @@ class Planner:
                     old = existing.get(key)
                     if old is not None and old.status in FROZEN:
                         summary.counts["kept"] += 1
-                        summary.by_status[old.status] += 1
+                        summary.by_status[str(old.status)] += 1
                         continue
                     if unit.id not in unit_vars:
                         unit_vars[unit.id] = unit_variables(unit)
@@ -215,7 +215,7 @@ class Planner:
                         and old.status != VariantStatus.CANCELLED
                     ):
                         summary.counts["unchanged"] += 1
-                        summary.by_status[old.status] += 1
+                        summary.by_status[str(old.status)] += 1
                         self._collect(summary, old.findings, unit, account, camp, cpost)
                         continue
                     row = self._render(
@@ -234,7 +234,7 @@ class Planner:
                         )
                         inserts.append(row)
                         summary.counts["created"] += 1
-                        summary.by_status[row["status"]] += 1
+                        summary.by_status[str(row["status"])] += 1
                     elif (
                         old.content_hash == row["content_hash"]
                         and old.findings == row["findings"]
@@ -242,12 +242,12 @@ class Planner:
                     ):
                         touches.append({"_id": old.id, "input_hash": input_hash})
                         summary.counts["unchanged"] += 1
-                        summary.by_status[old.status] += 1
+                        summary.by_status[str(old.status)] += 1
                     else:
                         row["_id"] = old.id
                         updates.append(row)
                         summary.counts["updated"] += 1
-                        summary.by_status[row["status"]] += 1
+                        summary.by_status[str(row["status"])] += 1
             cancels = [
                 {
                     "_id": old.id,
@@ -262,8 +262,9 @@ class Planner:
                 and old.status not in FROZEN
                 and old.status != VariantStatus.CANCELLED
             ]
-            summary.counts["cancelled"] = len(cancels)
-            summary.by_status[VariantStatus.CANCELLED] += len(cancels)
+            if cancels:
+                summary.counts["cancelled"] = len(cancels)
+                summary.by_status[str(VariantStatus.CANCELLED)] += len(cancels)
             _write(conn, inserts, updates, touches, cancels)
         if progress is not None:
             progress(total, total)
