@@ -31,7 +31,6 @@ from amplifier.models import Account, Campaign, CentralPost, Variant, WorkUnit, 
 from amplifier.render import (
     Renderer,
     account_variables,
-    budget_of,
     campaign_variables,
     post_variables,
     unit_variables,
@@ -39,7 +38,7 @@ from amplifier.render import (
 )
 from amplifier.review import initial_state
 from amplifier.targeting import Directory, select_targets
-from amplifier.vocab import VariantStatus
+from amplifier.vocab import Platform, VariantStatus
 
 if TYPE_CHECKING:
     from amplifier.workspace import Workspace
@@ -290,7 +289,7 @@ class Planner:
             "platform": platform,
             "campaign": camp_vars,
             "post": post_variables(cpost, unit.timezone),
-            "budget": budget_of(platform),
+            "budget": self.checker.rules[Platform(platform)].max_length,
         }
         result = self.renderer.render(chain, variables)
         source = _top_source(chain)

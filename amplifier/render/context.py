@@ -79,7 +79,14 @@ def fit(ctx: Context, text: str, budget: int | None = None) -> str:
     return platforms.truncate(str(text), Platform(ctx["platform"]), budget=budget)
 
 
+@pass_context
+def panjang(ctx: Context, text: str) -> int:
+    """Length of ``text`` in the platform's own measure (X: weighted, YouTube: bytes)."""
+    return platforms.measure(str(text), Platform(ctx["platform"]))
+
+
 FILTERS: dict[str, Any] = {
+    "panjang": panjang,
     "tanggal": tanggal,
     "jam": jam,
     "hashtags": hashtags,
