@@ -119,6 +119,8 @@ class Campaign(SQLModel, table=True):
     links: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     targets: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     review: str = Field(default="auto", max_length=10, description="auto or manual")
+    require: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    timing: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     source: str | None = Field(default=None, description="file:line it was loaded from")
     active: bool = True
 
@@ -137,6 +139,7 @@ class CentralPost(SQLModel, table=True):
     media: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     templates: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     targets: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    timing: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     source: str | None = None
     active: bool = True
 
@@ -147,7 +150,7 @@ class Variant(SQLModel, table=True):
     __tablename__ = "variant"
     __table_args__ = (
         sa.UniqueConstraint("post_id", "account_id"),
-        sa.Index("ix_variant_due", "status", "publish_at"),
+        sa.Index("ix_variant_due", "status", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -162,6 +165,12 @@ class Variant(SQLModel, table=True):
     )
     template: str | None = Field(default=None, description="the template chain, '|'-joined")
     publish_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    due_at: dt.datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="next attempt: publish_at, or a retry"
+    )
+    timing: list[str] = Field(default_factory=list, sa_type=sa.JSON, description="why this time")
+    held_by: str | None = Field(default=None, description="key of the embargo holding it")
+    attempts: int = 0
     status: VariantStatus = Field(default=VariantStatus.PENDING, sa_type=_enum(VariantStatus))
     review: ReviewState = Field(default=ReviewState.DRAFT, sa_type=_enum(ReviewState))
     reasons: list[str] = Field(default_factory=list, sa_type=sa.JSON)
@@ -215,3 +224,17 @@ class Blackout(SQLModel, table=True):
     reason: str | None = None
     source: str | None = None
     active: bool = True
+
+
+class DigestRun(SQLModel, table=True):
+    """A daily digest that went out: inserting the row is the claim, so it goes out once."""
+
+    __tablename__ = "digest_run"
+    __table_args__ = (sa.UniqueConstraint("zone", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    zone: str = Field(max_length=64)
+    day: dt.date
+    worker: str | None = None
+    sent_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    items: int = 0

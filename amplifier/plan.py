@@ -23,11 +23,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
+from amplifier.check import Context as CheckContext
 from amplifier.check import VariantChecker
 from amplifier.errors import NotFound
 from amplifier.findings import Finding
 from amplifier.load.source import suggest
 from amplifier.models import Account, Campaign, CentralPost, Variant, WorkUnit, utcnow
+from amplifier.policy.config import RequireSpec
 from amplifier.render import (
     Renderer,
     account_variables,
@@ -116,9 +118,12 @@ class Planner:
         }
         self.renderer = Renderer(ws.root / "templates", self.institution)
         overrides = {p.value: o.overrides() for p, o in ws.settings.platforms.items()}
-        self.checker = VariantChecker(overrides)
+        self.checker = VariantChecker(overrides, ws.settings.policy, ws.root)
+        self.central_handles: dict[str, str] = {}
         self.settings_hash = digest(
-            json.dumps(self.institution, sort_keys=True), json.dumps(overrides, sort_keys=True)
+            json.dumps(self.institution, sort_keys=True),
+            json.dumps(overrides, sort_keys=True),
+            ws.settings.policy.model_dump_json(),
         )
 
     def load(
@@ -127,6 +132,7 @@ class Planner:
         directory = Directory.from_rows(
             session.exec(select(WorkUnit)).all(), session.exec(select(Account)).all()
         )
+        self.central_handles = central_handles(directory)
         query = select(Campaign, CentralPost).join(
             CentralPost, col(CentralPost.campaign_id) == col(Campaign.id)
         )
@@ -176,6 +182,7 @@ class Planner:
                     camp.hashtags,
                     camp.key_messages,
                     camp.links,
+                    camp.require,
                     self.settings_hash,
                     RENDER_VERSION,
                 )
@@ -304,7 +311,18 @@ class Planner:
                 )
             ]
         else:
-            findings = self.checker.check(result.text, result.title, platform, source)
+            require = RequireSpec.model_validate(camp.require or {})
+            ctx = CheckContext(
+                platform=platform,
+                source=source,
+                require=require,
+                hashtags=camp.hashtags,
+                links=camp.links,
+                post_link=cpost.link,
+                central_handle=self.central_handles.get(platform),
+                account_handle=account.handle,
+            )
+            findings = self.checker.check(result.text, result.title, ctx)
         findings_dicts = [f.as_dict() for f in findings]
         return {
             "text": result.text,
@@ -336,6 +354,14 @@ class Planner:
                     **f,
                 }
             )
+
+
+def central_handles(directory: Directory) -> dict[str, str]:
+    """Handle per platform of the central unit (the root of kind ``central``)."""
+    for unit in sorted(directory.units.values(), key=lambda u: (u.parent_id is not None, u.code)):
+        if unit.kind == "central" and unit.id is not None:
+            return {str(a.platform): a.handle for a in directory.accounts.get(unit.id, [])}
+    return {}
 
 
 def _top_source(chain: tuple[str, ...]) -> str:

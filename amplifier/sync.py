@@ -153,6 +153,7 @@ def sync_workspace(engine: Engine, ws: LoadedWorkspace, *, dry_run: bool = False
                 "links": list(c.links),
                 "targets": targets_dict(c.targets),
                 "review": c.review,
+                "require": c.require.model_dump(exclude_defaults=True),
                 "source": str(ws.sources.get(f"campaign:{c.slug}", "")) or None,
             }
             for c in ws.campaigns

@@ -28,6 +28,7 @@ from amplifier.load.base import (
     as_list,
 )
 from amplifier.load.source import suggest
+from amplifier.policy.config import PolicySettings, RequireSpec, TrainingList
 from amplifier.vocab import AccountMode, Platform, UnitKind
 
 # --- amplifier.toml ---------------------------------------------------------------------
@@ -55,11 +56,45 @@ class PlatformLimits(Strict):
         return self.model_dump(exclude_none=True)
 
 
+def _duration(value: Any) -> Any:
+    from amplifier.timing.clock import parse_duration
+
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+Duration = Annotated[dt.timedelta, BeforeValidator(_duration)]
+
+
+class PublishingSettings(Strict):
+    """``[publishing]``: which publisher serves which accounts, and the daemon's limits."""
+
+    manual: str = Field(default="outbox", description="publisher for accounts posted by hand")
+    api: str = Field(default="log", description="publisher for accounts published by the daemon")
+    max_lateness: Duration = Field(
+        default=dt.timedelta(hours=2), description="past this, a late variant becomes missed"
+    )
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    lease: Duration = Field(default=dt.timedelta(minutes=5), description="how long a claim holds")
+    retry_base: dt.timedelta = Field(default=dt.timedelta(seconds=30))
+    retry_cap: Duration = Field(default=dt.timedelta(hours=1))
+    sweep_seconds: int = Field(default=10, ge=1, le=600, description="how often the sweeper runs")
+    horizon: Duration = Field(
+        default=dt.timedelta(hours=2), description="publish minutes scheduled ahead as jobs"
+    )
+    digest_at: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    publishers: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {"outbox": {"dir": ".amplifier/outbox"}},
+        description="options per publisher, e.g. [publishing.publishers.webhook] url = …",
+    )
+
+
 class Settings(Strict):
     """``amplifier.toml``."""
 
     workspace: WorkspaceSettings = WorkspaceSettings()
     database: DatabaseSettings = DatabaseSettings()
+    publishing: PublishingSettings = PublishingSettings()
+    policy: PolicySettings = PolicySettings()
     platforms: dict[Platform, PlatformLimits] = Field(
         default_factory=dict,
         description="per-platform limits, e.g. [platforms.instagram] max_hashtags = 10",
@@ -137,6 +172,7 @@ class AdminSpec(Strict):
         default_factory=list, description="accounts managed, as platform:handle"
     )
     letter: AssignmentLetter
+    training: TrainingList = Field(default_factory=list, description="trainings completed")
 
     @field_validator("accounts")
     @classmethod
@@ -240,6 +276,7 @@ class CampaignSpec(Strict):
         description="auto: variants with no findings are approved automatically; "
         "manual: a person reviews every variant",
     )
+    require: RequireSpec = RequireSpec()
     posts: list[PostSpec] = Field(default_factory=list)
 
     @field_validator("hashtags")

@@ -1,0 +1,115 @@
+"""Variant checks (content lexicons, sources, required elements) in plan, and `amplifier check`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from amplifier.check import Context, VariantChecker
+from amplifier.cli.app import run
+from amplifier.policy.config import RequireSpec
+from amplifier.vocab import ReviewState
+from amplifier.workspace import Workspace
+from tests.conftest import WorkspaceFactory
+
+CALENDAR = """\
+campaigns:
+  - slug: hut
+    title: HUT
+    period: {start: 2027-10-01, end: 2027-10-31}
+    hashtags: [HUTKPTD, Melayani]
+    require: {hashtags: true}
+    posts:
+      - key: satu
+        at: 2027-10-29T09:00:00+07:00
+        body: "BODY"
+"""
+
+
+def plan(make_workspace: WorkspaceFactory, tmp_path: Path, body: str) -> Workspace:
+    root = make_workspace(calendars={"hut.yaml": CALENDAR.replace("BODY", body)})
+    ws = Workspace.open(root, database_url=f"sqlite:///{tmp_path / 'c.db'}")
+    ws.sync()
+    ws.plan()
+    return ws
+
+
+def test_sara_incitement_blocks_with_the_span(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    ws = plan(make_workspace, tmp_path, "Ayo u.s.i.r pendatang dari kampung kita.")
+    for v in ws.variants():
+        sara = [f for f in v.findings if f["category"] == "sara"]
+        assert sara and sara[0]["severity"] == "block"
+        start, end = sara[0]["span"]
+        assert v.text[start:end].startswith("u.s.i.r")
+        assert v.review == ReviewState.DRAFT
+
+
+def test_untrusted_link_and_shortener_go_to_review(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    ws = plan(make_workspace, tmp_path, "Info: https://bit.ly/abc dan https://contoh.com/x")
+    rules = {f["rule"] for v in ws.variants() for f in v.findings}
+    assert {"policy.source.shortener", "policy.source.untrusted"} <= rules
+    assert {v.review for v in ws.variants()} == {ReviewState.NEEDS_REVIEW}
+
+
+def test_clean_post_on_go_id_is_approved(make_workspace: WorkspaceFactory, tmp_path: Path) -> None:
+    ws = plan(make_workspace, tmp_path, "Lawan hoaks, cek fakta di https://www.kptd.go.id/cek.")
+    assert all(v.findings == [] for v in ws.variants()), [v.findings for v in ws.variants()]
+    assert {v.review for v in ws.variants()} == {ReviewState.APPROVED}
+
+
+def test_required_hashtags_missing_is_found() -> None:
+    checker = VariantChecker()
+    ctx = Context(
+        platform="x", require=RequireSpec(hashtags=True), hashtags=["HUTKPTD", "Melayani"]
+    )
+    found = checker.check("Selamat ulang tahun #HUTKPTD", None, ctx)
+    assert [f.rule for f in found] == ["policy.required.hashtags"]
+    assert "#Melayani" in found[0].message
+
+
+def test_paragraph_cache_keeps_spans_right() -> None:
+    checker = VariantChecker()
+    ctx = Context(platform="facebook")
+    first, second = "Salam.\n\nDasar bangsat!", "Salam dari Bali yang panjang.\n\nDasar bangsat!"
+    a = checker.check(first, None, ctx)
+    b = checker.check(second, None, ctx)
+    assert a[0].span == (14, 21) and b[0].span == (37, 44)
+    assert first[14:21] == second[37:44] == "bangsat"
+
+
+def test_check_command_exit_codes(
+    make_workspace: WorkspaceFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = plan(make_workspace, tmp_path, "Selamat ulang tahun. #HUTKPTD #Melayani")
+    base = ["-w", str(ws.root), "--database-url", ws.database_url]
+    assert run([*base, "check", "-f", "json", "--today", "2027-01-10"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["blocking"] is False
+    (ws.root / "calendars" / "hut.yaml").write_text(CALENDAR.replace("BODY", "Bunuh kafir!"))
+    assert run([*base, "plan"]) == 0
+    capsys.readouterr()
+    assert run([*base, "check", "-f", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["blocking"] is True
+    assert any(f["category"] == "sara" for f in report["variants"])
+
+
+def test_example_workspace_check_finds_the_deliberate_problems(tmp_path: Path) -> None:
+    from tests.conftest import REPO
+
+    ws = Workspace.open(REPO, database_url=f"sqlite:///{tmp_path / 'e.db'}")
+    ws.sync()
+    import datetime as dt
+
+    from amplifier.check import check_workspace_and_variants
+
+    report = check_workspace_and_variants(ws, today=dt.date(2026, 11, 28))
+    rules = {f.rule for f in report.workspace}
+    assert {"policy.naming.syntax", "policy.naming.pattern", "policy.governance.no_admin"} <= rules
+    assert report.blocking  # the 16-character X handle
