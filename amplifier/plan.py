@@ -40,6 +40,7 @@ from amplifier.render import (
 )
 from amplifier.review import initial_state
 from amplifier.targeting import Directory, select_targets
+from amplifier.timetable import hold, retime
 from amplifier.vocab import Platform, VariantStatus
 
 if TYPE_CHECKING:
@@ -274,6 +275,10 @@ class Planner:
             _write(conn, inserts, updates, touches, cancels)
         if progress is not None:
             progress(total, total)
+        timed = retime(self.ws, post_ids=[i for i in post_ids if i is not None])
+        summary.counts["timed"] = timed["changed"]
+        summary.counts["held"] = hold(self.ws)
+        summary.by_status = _status_counts(self.ws, post_ids)
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -354,6 +359,22 @@ class Planner:
                     **f,
                 }
             )
+
+
+def _status_counts(ws: Workspace, post_ids: list[int | None]) -> Counter[str]:
+    t = Variant.__table__  # type: ignore[attr-defined]
+    ids = [i for i in post_ids if i is not None]
+    counts: Counter[str] = Counter()
+    with ws.engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            query = (
+                sa.select(t.c.status, sa.func.count())
+                .where(t.c.post_id.in_(ids[start : start + 500]))
+                .group_by(t.c.status)
+            )
+            for status, n in conn.execute(query):
+                counts[str(status)] += n
+    return counts
 
 
 def central_handles(directory: Directory) -> dict[str, str]:

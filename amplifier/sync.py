@@ -154,6 +154,7 @@ def sync_workspace(engine: Engine, ws: LoadedWorkspace, *, dry_run: bool = False
                 "targets": targets_dict(c.targets),
                 "review": c.review,
                 "require": c.require.model_dump(exclude_defaults=True),
+                "timing": c.timing.model_dump(exclude_none=True),
                 "source": str(ws.sources.get(f"campaign:{c.slug}", "")) or None,
             }
             for c in ws.campaigns
@@ -171,6 +172,7 @@ def sync_workspace(engine: Engine, ws: LoadedWorkspace, *, dry_run: bool = False
                 "media": list(p.media),
                 "templates": list(p.templates),
                 "targets": targets_dict(p.targets),
+                "timing": p.timing.model_dump(exclude_none=True) if p.timing else {},
                 "source": str(ws.source_of_post(c, p) or "") or None,
             }
             for c in ws.campaigns

@@ -46,7 +46,9 @@ def texts(ws: Workspace) -> dict[tuple[int, int], str]:
 def test_plan_then_replan_writes_nothing(ws: Workspace) -> None:
     first = ws.plan()
     assert first.counts["created"] == 4  # 2 posts x 2 accounts
-    assert all(v.text and v.status == VariantStatus.PENDING for v in ws.variants())
+    # clean variants are approved automatically, then timed
+    assert all(v.text and v.status == VariantStatus.SCHEDULED for v in ws.variants())
+    assert all(v.publish_at is not None and v.publish_at > v.updated_at for v in ws.variants())
     before = dump(ws)
     second = ws.plan()
     assert second.counts["unchanged"] == 4 and second.counts["created"] == 0
@@ -127,7 +129,7 @@ def test_removed_target_is_cancelled_and_restored(
     ws.sync()
     summary = ws.plan()
     assert summary.counts["updated"] == 2
-    assert all(v.status == VariantStatus.PENDING for v in ws.variants())
+    assert all(v.status == VariantStatus.SCHEDULED for v in ws.variants())
 
 
 def test_over_limit_variant_gets_a_finding_and_is_not_truncated(
@@ -155,7 +157,7 @@ def test_cli_plan_json_and_targets(
     base = ["-w", str(ws.root), "--database-url", database_url]
     assert run([*base, "plan", "--format", "json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["counts"]["created"] == 4 and summary["by_status"] == {"pending": 4}
+    assert summary["counts"]["created"] == 4 and summary["by_status"] == {"scheduled": 4}
     assert run([*base, "targets", "hut/satu", "-f", "json"]) == 0
     targets = json.loads(capsys.readouterr().out)
     assert {t["unit"] for t in targets} == {"PUSAT", "KANWIL-BALI"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from amplifier.cli import check_cmds, plan_cmds, review_cmds, workspace_cmds
+from amplifier.cli import check_cmds, plan_cmds, review_cmds, timing_cmds, workspace_cmds
 from amplifier.cli.app import app, run
 
 __all__ = ["app", "main"]
@@ -17,6 +17,7 @@ workspace_cmds.register(app)
 plan_cmds.register(app)
 review_cmds.register(app)
 check_cmds.register(app)
+timing_cmds.register(app)
 
 
 def main() -> None:

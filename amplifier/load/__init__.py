@@ -16,8 +16,10 @@ from amplifier.load.schema import (
     BlackoutSpec,
     CalendarFile,
     CampaignSpec,
+    HolidayEntry,
     OrgFile,
     PostSpec,
+    QuietPeriodSpec,
     Settings,
 )
 from amplifier.load.source import Document, read_toml, read_yaml, validate
@@ -48,6 +50,8 @@ class LoadedWorkspace:
     org: OrgFile
     campaigns: list[CampaignSpec] = field(default_factory=list)
     blackouts: list[BlackoutSpec] = field(default_factory=list)
+    holidays: list[HolidayEntry] = field(default_factory=list)
+    quiet_periods: list[QuietPeriodSpec] = field(default_factory=list)
     sources: dict[str, Source] = field(default_factory=dict)
 
     def source_of(self, kind: str, key: str) -> Source | None:
@@ -137,4 +141,6 @@ def load_workspace(root: Path) -> LoadedWorkspace:
                 line = doc.where(("campaigns", i, "posts", j, "body"))[0]
                 loaded.sources[f"post:{campaign.slug}/{post.key}"] = Source(doc.file, line)
         loaded.blackouts.extend(cal.blackouts)
+        loaded.holidays.extend(cal.holidays)
+        loaded.quiet_periods.extend(cal.quiet_periods)
     return loaded

@@ -29,6 +29,13 @@ from amplifier.load.base import (
 )
 from amplifier.load.source import suggest
 from amplifier.policy.config import PolicySettings, RequireSpec, TrainingList
+from amplifier.timing.config import (
+    HolidayEntry,
+    PostTimingSpec,
+    QuietPeriodSpec,
+    TimingSettings,
+    TimingSpec,
+)
 from amplifier.vocab import AccountMode, Platform, UnitKind
 
 # --- amplifier.toml ---------------------------------------------------------------------
@@ -95,6 +102,7 @@ class Settings(Strict):
     database: DatabaseSettings = DatabaseSettings()
     publishing: PublishingSettings = PublishingSettings()
     policy: PolicySettings = PolicySettings()
+    timing: TimingSettings = TimingSettings()
     platforms: dict[Platform, PlatformLimits] = Field(
         default_factory=dict,
         description="per-platform limits, e.g. [platforms.instagram] max_hashtags = 10",
@@ -257,6 +265,7 @@ class PostSpec(Strict):
     media: StrList = Field(default_factory=list)
     templates: Annotated[list[TemplateName], BeforeValidator(as_list)] = Field(default_factory=list)
     targets: Targets | None = None
+    timing: PostTimingSpec | None = None
 
 
 class CampaignSpec(Strict):
@@ -277,6 +286,7 @@ class CampaignSpec(Strict):
         "manual: a person reviews every variant",
     )
     require: RequireSpec = RequireSpec()
+    timing: TimingSpec = TimingSpec()
     posts: list[PostSpec] = Field(default_factory=list)
 
     @field_validator("hashtags")
@@ -316,3 +326,9 @@ class CalendarFile(Strict):
 
     campaigns: list[CampaignSpec] = Field(default_factory=list)
     blackouts: list[BlackoutSpec] = Field(default_factory=list)
+    holidays: list[HolidayEntry] = Field(
+        default_factory=list, description="add (or remove) holidays on top of the holidays package"
+    )
+    quiet_periods: list[QuietPeriodSpec] = Field(
+        default_factory=list, description="election quiet periods (masa tenang)"
+    )

@@ -1,0 +1,426 @@
+"""Timetable: the timing stage of a plan, embargoes, and why a variant got its time.
+
+Only approved variants are timed. Timing is decided across all variants together (the
+gap and daily cap of an account span posts and campaigns), so a plan re-times every
+approved, not-yet-final variant of the posts in scope, with every other scheduled or
+published time as fixed, and writes only the rows whose time or status changed.
+
+    counts = retime(ws)                             # after plan/review
+    embargo = add_embargo(ws, starts, ends, reason="Hari berkabung nasional")
+    lift_embargo(ws, embargo.key)                   # re-times the held variants
+    print("\\n".join(why(ws, variant_id)))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from amplifier.errors import InvalidOperation, NotFound
+from amplifier.models import (
+    Account,
+    Blackout,
+    Campaign,
+    CentralPost,
+    Variant,
+    WorkUnit,
+    utcnow,
+)
+from amplifier.targeting import Directory
+from amplifier.timing import (
+    Fixed,
+    PostTimingSpec,
+    Request,
+    Timing,
+    TimingSpec,
+    UnitInfo,
+    assign,
+    build_blackouts,
+    embargoes_at,
+    years_between,
+)
+from amplifier.timing.calendar import Blackout as TimingBlackout
+from amplifier.vocab import ReviewState, VariantStatus
+
+if TYPE_CHECKING:
+    from amplifier.workspace import Workspace
+
+V = Variant.__table__  # type: ignore[attr-defined]
+EMBARGO = "embargo"
+TIMEABLE = (VariantStatus.PENDING, VariantStatus.SCHEDULED, VariantStatus.UNSCHEDULED)
+TAKEN = (VariantStatus.SCHEDULED, VariantStatus.PUBLISHING, VariantStatus.PUBLISHED)
+
+
+@dataclass
+class _Scope:
+    requests: list[Request]
+    ids: dict[str, int]  # request key -> variant id
+    current: dict[int, Any]  # variant id -> row
+    fixed: list[Fixed]
+    blackouts: list[TimingBlackout]
+    units: dict[int, UnitInfo]
+    slugs: dict[str, str]  # request key -> campaign slug
+
+
+def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.datetime) -> _Scope:
+    settings = ws.settings.timing
+    directory = Directory.from_rows(
+        session.exec(select(WorkUnit)).all(), session.exec(select(Account)).all()
+    )
+    posts = {
+        p.id: (c, p)
+        for c, p in session.execute(
+            select(Campaign, CentralPost).join(
+                CentralPost,
+                CentralPost.campaign_id == Campaign.id,  # type: ignore[arg-type]
+            )
+        ).all()
+    }
+    accounts = {a.id: a for accts in directory.accounts.values() for a in accts}
+    units: dict[int, UnitInfo] = {}
+    windows: dict[int, tuple[Any, bool]] = {}
+    rows = session.execute(
+        sa.select(
+            V.c.id,
+            V.c.post_id,
+            V.c.account_id,
+            V.c.unit_id,
+            V.c.review,
+            V.c.status,
+            V.c.publish_at,
+            V.c.reasons,
+            V.c.idempotency_key,
+            V.c.due_at,
+        )
+    ).all()
+    in_scope = set(post_ids) if post_ids is not None else None
+    requests, fixed, ids, current, slugs = [], [], {}, {}, {}
+    lo = hi = now
+    for r in rows:
+        account = accounts.get(r.account_id)
+        if account is None or r.post_id not in posts:
+            continue
+        account_key = f"{account.platform}:{account.handle_key}"
+        camp, post = posts[r.post_id]
+        timeable = (
+            (in_scope is None or r.post_id in in_scope)
+            and r.status in TIMEABLE
+            and camp.active
+            and post.active
+        )
+        if not timeable:
+            if r.status in TAKEN and r.publish_at is not None:
+                fixed.append(
+                    Fixed(account_key, r.publish_at, str(account.platform), f"variant {r.id}")
+                )
+            continue
+        current[r.id] = r
+        if r.review != ReviewState.APPROVED:
+            continue
+        unit = directory.units.get(r.unit_id)
+        if unit is None:
+            continue
+        info = units.get(r.unit_id)
+        if info is None:
+            info = units[r.unit_id] = UnitInfo(
+                unit.code,
+                unit.timezone,
+                str(unit.kind),
+                unit.region,
+                tuple(a.code for a in directory.ancestors(unit)),
+                tuple(unit.tags),
+                settings.hours_for(unit.code, unit.kind),
+            )
+        if r.post_id not in windows:
+            post_spec = PostTimingSpec.model_validate(post.timing) if post.timing else None
+            windows[r.post_id] = settings.resolve(
+                TimingSpec.model_validate(camp.timing or {}), post_spec
+            )
+        window, avoid = windows[r.post_id]
+        key = r.idempotency_key
+        requests.append(
+            Request(
+                key,
+                f"{camp.slug}/{post.key}",
+                account_key,
+                str(account.platform),
+                info,
+                post.central_at,
+                campaign=camp.slug,
+                priority=camp.priority,
+                window=window,
+                avoid_holidays=avoid,
+                label=f"{camp.slug}/{post.key} on {account.platform}:@{account.handle}",
+            )
+        )
+        ids[key] = r.id
+        slugs[key] = camp.slug
+        lo, hi = min(lo, post.central_at), max(hi, post.central_at)
+    files = ws.files
+    B = Blackout.__table__  # type: ignore[attr-defined]
+    stored = session.execute(sa.select(B).where(B.c.active == sa.true())).all()
+    blackouts = build_blackouts(
+        years_between(lo, hi + dt.timedelta(days=2)),
+        holidays=files.holidays,
+        quiet_periods=files.quiet_periods,
+        blackouts=[b for b in stored if b.kind != EMBARGO],
+        embargoes=[b for b in stored if b.kind == EMBARGO],
+        language=settings.holiday_language,
+        nyepi_regions=settings.nyepi_regions,
+    )
+    return _Scope(requests, ids, current, fixed, blackouts, units, slugs)
+
+
+def retime(
+    ws: Workspace, *, post_ids: list[int] | None = None, now: dt.datetime | None = None
+) -> Counter[str]:
+    """Time the approved variants of ``post_ids`` (all posts when None); write the changes."""
+    now = now or utcnow()
+    with Session(ws.engine) as session:
+        scope = _scope(ws, session, post_ids, now)
+    timings = assign(
+        scope.requests, scope.blackouts, ws.settings.timing.rules(), scope.fixed, not_before=now
+    )
+    counts: Counter[str] = Counter()
+    changes: list[dict[str, Any]] = []
+    timed = set()
+    for key, timing in timings.items():
+        vid = scope.ids[key]
+        timed.add(vid)
+        row = scope.current[vid]
+        values = _values(timing)
+        counts[values["status"]] += 1
+        if _differs(row, values):
+            changes.append({"_id": vid, **values, "updated_at": now})
+    for vid, row in scope.current.items():
+        if vid not in timed and (row.status != VariantStatus.PENDING or row.publish_at is not None):
+            # not approved (any more): it waits, untimed
+            changes.append(
+                {
+                    "_id": vid,
+                    "status": VariantStatus.PENDING,
+                    "publish_at": None,
+                    "due_at": None,
+                    "reasons": [],
+                    "updated_at": now,
+                }
+            )
+            counts["pending"] += 1
+    _write(ws, changes)
+    counts["changed"] = len(changes)
+    return counts
+
+
+def _values(timing: Timing) -> dict[str, Any]:
+    if timing.status == "scheduled":
+        return {
+            "status": VariantStatus.SCHEDULED,
+            "publish_at": timing.publish_at,
+            "due_at": timing.publish_at,
+            "reasons": [],
+        }
+    return {
+        "status": VariantStatus.UNSCHEDULED,
+        "publish_at": None,
+        "due_at": None,
+        "reasons": list(timing.reasons),
+    }
+
+
+def _differs(row: Any, values: Mapping[str, Any]) -> bool:
+    return (
+        str(row.status) != str(values["status"])
+        or row.publish_at != values["publish_at"]
+        or row.due_at != values["due_at"]
+        or list(row.reasons or []) != values["reasons"]
+    )
+
+
+def _write(ws: Workspace, changes: list[dict[str, Any]]) -> None:
+    if not changes:
+        return
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in changes:
+        by_shape.setdefault(tuple(sorted(row)), []).append(row)
+    with ws.engine.begin() as conn:
+        for rows in by_shape.values():
+            conn.execute(sa.update(V).where(V.c.id == sa.bindparam("_id")), rows)
+
+
+def why(ws: Workspace, variant_id: int, *, now: dt.datetime | None = None) -> list[str]:
+    """How the variant's time was chosen: window, hours, blackouts, conflicts, shifts.
+
+    Timing is re-derived from the database as a plan of all posts would do it.
+    """
+    now = now or utcnow()
+    with Session(ws.engine) as session:
+        variant = session.get(Variant, variant_id)
+        if variant is None:
+            raise NotFound(f"no variant {variant_id}")
+        head = [f"variant {variant_id}: {variant.status}, review {variant.review}"]
+        if variant.publish_at:
+            head.append(f"publish_at {variant.publish_at.isoformat()}")
+        if variant.held_by:
+            head.append(f"held by embargo '{variant.held_by}'")
+        if variant.review != ReviewState.APPROVED:
+            return [*head, "not timed: only approved variants are scheduled"]
+        if variant.status not in TIMEABLE:
+            return [*head, *variant.reasons, "its time is final (not re-timed)"]
+        scope = _scope(ws, session, None, now)
+    timings = assign(
+        scope.requests, scope.blackouts, ws.settings.timing.rules(), scope.fixed, not_before=now
+    )
+    timing = timings.get(variant.idempotency_key)
+    if timing is None:
+        return [*head, "not in the current plan"]
+    return [*head, *(str(s) for s in timing.steps)]
+
+
+# --- embargoes --------------------------------------------------------------------------
+
+
+def add_embargo(
+    ws: Workspace,
+    starts: dt.datetime,
+    ends: dt.datetime,
+    *,
+    reason: str,
+    scope: Mapping[str, Any] | None = None,
+    campaigns: list[str] | None = None,
+    key: str | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[Blackout, int]:
+    """Record an embargo and hold, at once, every pending or scheduled variant it covers."""
+    if starts.tzinfo is None or ends.tzinfo is None:
+        raise InvalidOperation("embargo times need a UTC offset, e.g. 2027-06-01T00:00+07:00")
+    if ends <= starts:
+        raise InvalidOperation("the embargo ends before it starts")
+    now = now or utcnow()
+    key = (
+        key
+        or "embargo-"
+        + hashlib.blake2b(
+            f"{starts.isoformat()}|{ends.isoformat()}|{reason}".encode(), digest_size=4
+        ).hexdigest()
+    )
+    embargo = Blackout(
+        key=key,
+        name=reason,
+        kind=EMBARGO,
+        starts_at=starts,
+        ends_at=ends,
+        scope=dict(scope or {}),
+        campaigns=list(campaigns or []),
+        reason=reason,
+        source="amplifier embargo add",
+    )
+    with Session(ws.engine) as session:
+        if session.exec(select(Blackout).where(Blackout.key == key)).first() is not None:
+            raise InvalidOperation(f"an embargo '{key}' exists already")
+        session.add(embargo)
+        session.commit()
+        session.refresh(embargo)
+    return embargo, hold(ws, now=now)
+
+
+def hold(ws: Workspace, *, now: dt.datetime | None = None) -> int:
+    """Hold every pending or scheduled variant whose time (or central time) an active
+    embargo covers; return how many were newly held."""
+    now = now or utcnow()
+    with Session(ws.engine) as session:
+        scope = _scope(ws, session, None, now)
+        embargoes = [b for b in scope.blackouts if str(b.kind) == EMBARGO]
+        if not embargoes:
+            return 0
+        rows = session.execute(
+            sa.select(V.c.id, V.c.publish_at, V.c.idempotency_key, V.c.unit_id, V.c.status).where(
+                V.c.status.in_([VariantStatus.PENDING, VariantStatus.SCHEDULED])
+            )
+        ).all()
+    by_key = {r.key: r for r in scope.requests}
+    changes = []
+    for r in rows:
+        request = by_key.get(r.idempotency_key)
+        unit = scope.units.get(r.unit_id)
+        if request is None or unit is None:
+            continue
+        moment = r.publish_at or request.central_at
+        hits = embargoes_at(embargoes, unit, request.campaign, moment, platform=request.platform)
+        if hits:
+            changes.append(
+                {
+                    "_id": r.id,
+                    "status": VariantStatus.HELD,
+                    "held_by": hits[0].key,
+                    "due_at": None,
+                    "reasons": [f"held by embargo: {hits[0].name}"],
+                    "updated_at": now,
+                }
+            )
+    _write(ws, changes)
+    return len(changes)
+
+
+def lift_embargo(ws: Workspace, key: str, *, now: dt.datetime | None = None) -> Counter[str]:
+    """End an embargo (it stays on record, inactive) and re-time what it held: each held
+    variant is scheduled again, or marked missed with the reason when its window passed."""
+    now = now or utcnow()
+    with Session(ws.engine) as session:
+        embargo = session.exec(
+            select(Blackout).where(Blackout.key == key, Blackout.kind == EMBARGO)
+        ).first()
+        if embargo is None:
+            raise NotFound(f"no embargo '{key}'")
+        embargo.active = False
+        session.add(embargo)
+        session.commit()
+    with ws.engine.begin() as conn:
+        held = [
+            r.id
+            for r in conn.execute(
+                sa.select(V.c.id).where(V.c.status == VariantStatus.HELD, V.c.held_by == key)
+            )
+        ]
+        if held:
+            conn.execute(
+                sa.update(V)
+                .where(V.c.id.in_(held))
+                .values(status=VariantStatus.PENDING, held_by=None, publish_at=None, due_at=None)
+            )
+    counts = retime(ws, now=now)
+    missed = []
+    with ws.engine.connect() as conn:
+        for r in conn.execute(
+            sa.select(V.c.id, V.c.reasons).where(
+                V.c.id.in_(held), V.c.status == VariantStatus.UNSCHEDULED
+            )
+        ):
+            why_not = "; ".join(r.reasons or []) or "its window has passed"
+            missed.append(
+                {
+                    "_id": r.id,
+                    "status": VariantStatus.MISSED,
+                    "reasons": [f"embargo '{key}' was lifted too late: {why_not}"],
+                    "updated_at": now,
+                }
+            )
+    _write(ws, missed)
+    result: Counter[str] = Counter(released=len(held), missed=len(missed))
+    result["rescheduled"] = len(held) - result["missed"]
+    result.update({f"retime_{k}": v for k, v in counts.items()})
+    return result
+
+
+def list_embargoes(ws: Workspace, *, include_lifted: bool = True) -> list[Blackout]:
+    with Session(ws.engine) as session:
+        query = select(Blackout).where(Blackout.kind == EMBARGO)
+        if not include_lifted:
+            query = query.where(Blackout.active == sa.true())
+        return list(session.exec(query.order_by(col(Blackout.starts_at))).all())

@@ -1,0 +1,124 @@
+"""The timing stage in plan, embargoes (hold, lift, missed), and `why`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from amplifier import timetable
+from amplifier.cli.app import run
+from amplifier.review import review_variants
+from amplifier.vocab import VariantStatus
+from amplifier.workspace import Workspace
+from tests.conftest import WorkspaceFactory
+
+CALENDAR = """\
+campaigns:
+  - slug: hut
+    title: HUT
+    period: {start: 2027-10-01, end: 2027-10-31}
+    review: REVIEW
+    timing: {window: {relative: {start: 30m, end: 2h}}}
+    posts:
+      - key: satu
+        at: 2027-10-29T09:00:00+07:00
+        body: Pos pertama.
+"""
+CENTRAL = dt.datetime(2027, 10, 29, 2, 0, tzinfo=dt.UTC)
+
+
+def make(make_workspace: WorkspaceFactory, tmp_path: Path, review: str = "auto") -> Workspace:
+    root = make_workspace(calendars={"hut.yaml": CALENDAR.replace("REVIEW", review)})
+    ws = Workspace.open(root, database_url=f"sqlite:///{tmp_path / 't.db'}")
+    ws.sync()
+    ws.plan()
+    return ws
+
+
+def test_only_approved_variants_are_scheduled_inside_their_window(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    ws = make(make_workspace, tmp_path, "manual")
+    assert {(v.status, v.publish_at) for v in ws.variants()} == {(VariantStatus.PENDING, None)}
+    review_variants(ws, "approve", by="humas", campaign="hut")
+    ws.plan()
+    for v in ws.variants():
+        assert v.status == VariantStatus.SCHEDULED and v.publish_at == v.due_at
+        assert CENTRAL + dt.timedelta(minutes=30) <= v.publish_at <= CENTRAL + dt.timedelta(hours=2)
+    review_variants(ws, "reject", by="humas", unit="PUSAT")
+    ws.plan()
+    statuses = sorted((v.status, v.publish_at is None) for v in ws.variants())
+    assert statuses == [(VariantStatus.PENDING, True), (VariantStatus.SCHEDULED, False)]
+
+
+def test_embargo_holds_then_lift_retimes(make_workspace: WorkspaceFactory, tmp_path: Path) -> None:
+    ws = make(make_workspace, tmp_path)
+    embargo, held = timetable.add_embargo(
+        ws,
+        CENTRAL - dt.timedelta(hours=1),
+        CENTRAL + dt.timedelta(hours=12),
+        reason="berkabung",
+        scope={"regions": ["Bali"]},
+        now=CENTRAL - dt.timedelta(days=1),
+    )
+    assert held == 1
+    (bali,) = [v for v in ws.variants() if v.status == VariantStatus.HELD]
+    assert bali.held_by == embargo.key and "berkabung" in bali.reasons[0]
+    ws.plan()  # a plan leaves held variants alone
+    assert [v.status for v in ws.variants() if v.id == bali.id] == [VariantStatus.HELD]
+    counts = timetable.lift_embargo(ws, embargo.key, now=CENTRAL - dt.timedelta(hours=6))
+    assert (counts["released"], counts["rescheduled"], counts["missed"]) == (1, 1, 0)
+    again = next(v for v in ws.variants() if v.id == bali.id)
+    assert again.status == VariantStatus.SCHEDULED and again.held_by is None
+    assert [e.active for e in timetable.list_embargoes(ws)] == [False]  # kept, not deleted
+
+
+def test_embargo_lifted_after_the_window_marks_missed(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    ws = make(make_workspace, tmp_path)
+    embargo, held = timetable.add_embargo(
+        ws,
+        CENTRAL - dt.timedelta(hours=1),
+        CENTRAL + dt.timedelta(days=1),
+        reason="bencana",
+        now=CENTRAL - dt.timedelta(days=1),
+    )
+    assert held == 2
+    counts = timetable.lift_embargo(ws, embargo.key, now=CENTRAL + dt.timedelta(days=1))
+    assert counts["missed"] == 2
+    for v in ws.variants():
+        assert v.status == VariantStatus.MISSED
+        assert "lifted too late" in v.reasons[0]
+
+
+def test_why_explains_the_time(make_workspace: WorkspaceFactory, tmp_path: Path) -> None:
+    ws = make(make_workspace, tmp_path)
+    variant = ws.variants()[0]
+    lines = timetable.why(ws, variant.id or 0, now=CENTRAL - dt.timedelta(days=1))
+    text = "\n".join(lines)
+    assert "window:" in text and "hours:" in text and "placed:" in text
+
+
+def test_embargo_cli(
+    make_workspace: WorkspaceFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = make(make_workspace, tmp_path)
+    base = ["-w", str(ws.root), "--database-url", ws.database_url]
+    args = ["embargo", "add", "--from", "2027-10-29T08:00+07:00", "--to", "2027-10-30T00:00+07:00"]
+    assert run([*base, *args, "--reason", "duka", "--unit", "PUSAT", "-f", "json"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["held"] == 1
+    assert (
+        run([*base, "embargo", "add", "--from", "2027-10-29 08:00", "--to", "x", "--reason", "r"])
+        == 2
+    )
+    capsys.readouterr()
+    assert run([*base, "embargo", "list", "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["active"] is True
+    assert run([*base, "embargo", "lift", added["key"], "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["released"] == 1
+    assert run([*base, "why", str(ws.variants()[0].id)]) == 0
