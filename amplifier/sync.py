@@ -10,16 +10,28 @@ so its history stays. Writes go through SQLAlchemy Core in bulk.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from amplifier.load import LoadedWorkspace
-from amplifier.load.schema import Targets
-from amplifier.models import Account, Admin, AdminLink, Blackout, Campaign, CentralPost, WorkUnit
+from amplifier.load.schema import CampaignSpec, PostSpec, Targets
+from amplifier.models import (
+    Account,
+    Admin,
+    AdminLink,
+    Blackout,
+    Campaign,
+    CentralPost,
+    WorkUnit,
+    utcnow,
+)
+from amplifier.timing.recurrence import expand
 
 WORKSPACE_BLACKOUT_KIND = "custom"
 
@@ -64,7 +76,30 @@ def targets_dict(targets: Targets | None) -> dict[str, Any] | None:
     return targets.model_dump(mode="json", exclude_defaults=True)
 
 
-def sync_workspace(engine: Engine, ws: LoadedWorkspace, *, dry_run: bool = False) -> SyncReport:
+def occurrences(
+    campaign: CampaignSpec, post: PostSpec, ws: LoadedWorkspace, now: dt.datetime
+) -> list[tuple[str, dt.datetime]]:
+    """A post's dated occurrences: itself, or for a recurring post every occurrence from its
+    first time up to the planning horizon (and the campaign's end), keyed ``key-YYYYMMDD-HHMM``
+    in the institution's zone."""
+    rule = post.timing.recurrence if post.timing else None
+    if not rule:
+        return [(post.key, post.at)]
+    zone = ws.org.institution.timezone
+    end_of_campaign = dt.datetime.combine(
+        campaign.period.end + dt.timedelta(days=1), dt.time(0), ZoneInfo(zone)
+    )
+    horizon = min(now + ws.settings.timing.horizon_delta, end_of_campaign)
+    out = []
+    for at in expand(rule, post.at, horizon, zone):
+        local = at.astimezone(ZoneInfo(zone))
+        out.append((f"{post.key}-{local:%Y%m%d-%H%M}", at))
+    return out
+
+
+def sync_workspace(
+    engine: Engine, ws: LoadedWorkspace, *, dry_run: bool = False, now: dt.datetime | None = None
+) -> SyncReport:
     """Apply the files to the database; with ``dry_run`` compute the changes and roll back."""
     report = SyncReport()
     org = ws.org
@@ -164,8 +199,8 @@ def sync_workspace(engine: Engine, ws: LoadedWorkspace, *, dry_run: bool = False
         post_rows = [
             {
                 "campaign_id": campaign_ids[(c.slug,)],
-                "key": p.key,
-                "central_at": p.at,
+                "key": key,
+                "central_at": at,
                 "title": p.title,
                 "body": p.body,
                 "link": p.link,
@@ -177,6 +212,7 @@ def sync_workspace(engine: Engine, ws: LoadedWorkspace, *, dry_run: bool = False
             }
             for c in ws.campaigns
             for p in c.posts
+            for key, at in occurrences(c, p, ws, now or utcnow())
         ]
         report.tables["posts"] = apply_rows(conn, CentralPost, ("campaign_id", "key"), post_rows)
 

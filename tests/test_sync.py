@@ -141,3 +141,36 @@ def test_timestamps_come_back_aware_utc(
 
 def test_head_constant_matches_the_migrations() -> None:
     assert database._scripts().get_current_head() == database.HEAD
+
+
+def test_recurring_post_expands_within_the_horizon(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from amplifier.load import load_workspace
+    from amplifier.sync import sync_workspace
+
+    cal = """\
+    campaigns:
+      - slug: pengingat
+        title: Pengingat mingguan
+        period: {start: 2027-01-01, end: 2027-03-31}
+        posts:
+          - key: senin
+            at: 2027-01-04T09:00:00+07:00
+            body: Pengingat setiap Senin.
+            timing: {recurrence: "FREQ=WEEKLY;BYDAY=MO"}
+    """
+    root = make_workspace(calendars={"p.yaml": cal}, settings='[timing]\nhorizon = "21d"\n')
+    ws = Workspace.open(root, database_url=f"sqlite:///{tmp_path / 'r.db'}")
+    now = dt.datetime(2027, 1, 3, tzinfo=dt.UTC)
+    report = sync_workspace(ws.engine, load_workspace(root), now=now)
+    assert report.tables["posts"].created == 3  # Jan 4, 11, 18 (< Jan 24)
+    from sqlmodel import select
+
+    from amplifier.models import CentralPost
+
+    with ws.session() as s:
+        keys = sorted(p.key for p in s.exec(select(CentralPost)).all())
+    assert keys == ["senin-20270104-0900", "senin-20270111-0900", "senin-20270118-0900"]
