@@ -40,7 +40,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from amplifier.vocab import Platform
 
@@ -166,7 +166,9 @@ def rules_for(
 def _resolve(platform_or_rules: Platform | str | PlatformRules) -> PlatformRules:
     if isinstance(platform_or_rules, PlatformRules):
         return platform_or_rules
-    return DEFAULT_RULES[_platform(platform_or_rules)]
+    # Platform is a StrEnum: "x" finds Platform.X without building the enum member first.
+    rules = DEFAULT_RULES.get(cast(Platform, platform_or_rules))
+    return rules if rules is not None else DEFAULT_RULES[_platform(platform_or_rules)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +193,42 @@ class RuleFinding:
 # characters and at the keycap bases "#", "*" and 0-9 just before one (every emoji in the library's
 # list has a non-ASCII code point at index 0 or 1; tests check this). tests/test_platforms.py
 # compares it with parse_tweet() on the conformance file and on generated text.
+#
+# The library's URL extractor tries its regex (with a ~1,600-way TLD alternation) at every
+# position, about a microsecond each, so _urls() runs it only on the few *chunks* of the text where
+# a URL can be, and remembers each chunk's result (variants share their link lines). Likewise,
+# _emoji_spans() asks the emoji regex only about the few code points an emoji can span, and
+# remembers the answer.
+#
+# A chunk is a separator (a character of the library's ``spaces_group``, the whitespace its domain
+# pattern excludes) or the start of the text, and every character after it up to the next
+# separator. The separator belongs to the chunk because it is the character before the URL: in
+# "x éa.com" the URL is "éa.com", but in "éa.com" alone "é" would be taken as the character
+# before "a.com". One run over the whole text finds what runs over the chunks find, because of how
+# the extractor's regex is built (tests/test_platforms.py checks each premise on the library's
+# compiled regexes):
+#
+# 1. A match is one "preceding character" (or the start of the string) and then the URL, and no
+#    character class or literal of the URL part matches a separator. So a match has a separator,
+#    if at all, only as its first character: it lies inside one chunk. A match attempt that starts
+#    in a chunk fails, alone or in the whole text, when it reaches the next separator or the end.
+# 2. The regex looks at nothing outside the characters it consumes except through "^" (the start
+#    of the string, only as a preceding-character alternative) and the one-character lookahead
+#    ``(?=[^0-9a-zA-Z@+-]|$)`` after a TLD, which succeeds both on a separator and at the end of
+#    the string. Alone, a chunk's first character is read exactly as in the whole text; "^" there
+#    succeeds where it fails in the whole text, but only to let the URL start at the separator,
+#    which fails. So every match attempt in a chunk has the same outcome alone and in place, and
+#    as no match crosses a chunk's end, ``finditer`` over the whole text finds, in order, what it
+#    finds in each chunk.
+# 3. The extractor then looks only at the matched groups (their text) and at the match end, so its
+#    entities are those of the chunks, shifted by where each chunk starts.
+# 4. Every URL has a domain label ending in "." followed at once by a TLD, whose first character
+#    is an ASCII letter or not ASCII (a test reads the library's TLD lists). Chunks without such a
+#    "." (sentence ends "terdekat.", times "08.00", prices "Rp50.000") are skipped.
 
 _LINE_ENDINGS = re.compile(r"\r\n|\r|\n")  # as twitter-text: every line ending counts as "\n"
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_ASCII = re.compile(r"[\x00-\x7f]")
 _KEYCAP_BASES = frozenset("#*0123456789")
 
 
@@ -249,13 +284,21 @@ def _twitter() -> SimpleNamespace:
     from twitter_text import extract_urls_with_indices
     from twitter_text.config import config
     from twitter_text.get_character_weight import get_character_weight
-    from twitter_text.regexp.emoji import emoji
+    from twitter_text.regexp.emoji import emoji, emoji_list
+    from twitter_text.regexp.spaces_group import spaces_group
 
     options = config["defaults"]
     ascii_weights = {get_character_weight(chr(c), options) for c in range(128)}
+    # A "." that may end a domain label: followed by an ASCII letter or a non-ASCII character that
+    # is not a separator (see above); and a run of characters other than separators.
+    url_dot = re.compile(f"\\.[^{spaces_group}\\x00-@\\[-`{{-\\x7f]")
+    no_separators = re.compile(f"[^{spaces_group}]*")
     return SimpleNamespace(
         extract_urls=extract_urls_with_indices,
+        url_dot=url_dot,
+        no_separators=no_separators,
         emoji=emoji,
+        emoji_width=max(len(entry.codepoint.split()) for entry in emoji_list),
         emoji_enabled=bool(options.get("emoji_parsing_enabled", False)),
         scale=options["scale"],
         url_weight=options["transformed_url_length"] * options["scale"],
@@ -266,11 +309,14 @@ def _twitter() -> SimpleNamespace:
 
 
 def _x_normalize(text: str) -> str:
-    return _LINE_ENDINGS.sub("\n", unicodedata.normalize("NFC", text))
+    norm = unicodedata.normalize("NFC", text)
+    # Without a "\r", the substitution would only put "\n" for "\n".
+    return _LINE_ENDINGS.sub("\n", norm) if "\r" in norm else norm
 
 
-def _emoji_spans(norm: str, pattern: re.Pattern[str]) -> dict[int, int]:
-    """Start → length of the emoji that ``pattern.finditer(norm)`` would find."""
+def _emoji_spans(norm: str) -> dict[int, int]:
+    """Start → length of the emoji that the library's ``emoji.finditer(norm)`` would find."""
+    width = _twitter().emoji_width
     found: dict[int, int] = {}
     end = 0
     tried = -1
@@ -281,18 +327,60 @@ def _emoji_spans(norm: str, pattern: re.Pattern[str]) -> dict[int, int]:
             if start < end or start <= tried:
                 continue
             tried = start
-            hit = pattern.match(norm, start)
-            if hit:
-                found[start] = hit.end() - start
-                end = hit.end()
+            # The regex is literal code point sequences and one character class: no repeats, no
+            # assertions, at most ``width`` code points, never ASCII after the first (tests check).
+            # So what it matches at ``start`` is decided by ``head`` alone.
+            head = norm[start : start + width]
+            ascii_char = _ASCII.search(head, 1)
+            size = _emoji_length(head[: ascii_char.start()] if ascii_char else head)
+            if size:
+                found[start] = size
+                end = start + size
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _emoji_length(head: str) -> int:
+    """How long the emoji is that the library's emoji regex finds at the start of ``head``."""
+    hit = _twitter().emoji.match(head)
+    return hit.end() if hit else 0
+
+
+@functools.lru_cache(maxsize=16384)
+def _chunk_urls(chunk: str) -> tuple[tuple[int, int, int], ...]:
+    """(start, end, length of the "url") of each entity the library's extractor finds."""
+    return tuple(
+        (e["indices"][0], e["indices"][1], len(e["url"])) for e in _twitter().extract_urls(chunk)
+    )
+
+
+def _urls(text: str) -> list[tuple[int, int, int]]:
+    """What ``_chunk_urls(text)`` would give, found chunk by chunk (see the comment above)."""
+    if "." not in text:
+        return []
+    tt = _twitter()
+    found: list[tuple[int, int, int]] = []
+    backwards = text[::-1]
+    size = len(text)
+    end = 0
+    while dot := tt.url_dot.search(text, end):
+        at = dot.start()
+        # The chunk around the ".": back to the separator before it (or the start of the text),
+        # on to the next separator (or the end). The next search starts after the chunk.
+        before = size - at  # where text[at - 1] is in ``backwards``
+        start = max(at - (tt.no_separators.match(backwards, before).end() - before) - 1, 0)
+        end = tt.no_separators.match(text, at).end()
+        found += [
+            (first + start, last + start, n) for first, last, n in _chunk_urls(text[start:end])
+        ]
     return found
 
 
 def _x_pieces(norm: str) -> Iterator[tuple[int, int, int, bool]]:
     """(start, end, scaled weight, is URL or emoji) of the runs that make up ``norm``."""
     tt = _twitter()
-    urls = {e["indices"][0]: len(e["url"]) for e in tt.extract_urls(norm)}
-    emojis = _emoji_spans(norm, tt.emoji) if tt.emoji_enabled and not norm.isascii() else {}
+    urls = {start: size for start, _, size in _urls(norm)}
+    emojis = _emoji_spans(norm) if tt.emoji_enabled and not norm.isascii() else {}
     at = 0
     for start in sorted(urls.keys() | emojis.keys()):
         if start < at:  # inside a URL or emoji already counted: parse_tweet skips it too
@@ -311,9 +399,14 @@ def _x_pieces(norm: str) -> Iterator[tuple[int, int, int, bool]]:
 
 def _plain_weight(run: str) -> int:
     tt = _twitter()
-    if tt.ascii_weight is not None and run.isascii():
+    if tt.ascii_weight is None:
+        return sum(map(tt.weights.__getitem__, run))
+    if run.isascii():
         return len(run) * int(tt.ascii_weight)
-    return sum(map(tt.weights.__getitem__, run))
+    others = _NON_ASCII.findall(run)  # every ASCII character weighs the same
+    return (len(run) - len(others)) * int(tt.ascii_weight) + sum(
+        map(tt.weights.__getitem__, others)
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -396,7 +489,7 @@ def _overflow(text: str, rules: PlatformRules) -> int | None:
 def _forbidden(text: str, rules: PlatformRules, field: Field) -> RuleFinding | None:
     if not rules.forbidden_chars:
         return None
-    if not any(char in text for char in rules.forbidden_chars):
+    if not any(map(text.__contains__, rules.forbidden_chars)):
         return None
     hits = [i for i, char in enumerate(text) if char in rules.forbidden_chars]
     what = field if field == "title" else rules.text_name or "text"
@@ -513,7 +606,7 @@ def _is_boundary(text: str, i: int) -> bool:
 
 def _url_spans(text: str) -> list[tuple[int, int]]:
     """Where the URLs of ``text`` are, found with twitter-text's extractor (all platforms)."""
-    return [(e["indices"][0], e["indices"][1]) for e in _twitter().extract_urls(text)]
+    return [(start, end) for start, end, _ in _urls(text)]
 
 
 def truncate(

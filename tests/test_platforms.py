@@ -2,8 +2,13 @@ from __future__ import annotations
 
 import doctest
 import os
+import re
+import re._compiler as sre_compile
+import re._constants as sre  # the regex parser's node types, to check the library's regexes
+import re._parser as sre_parse
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +155,40 @@ def test_emoji_regex_is_only_tried_where_an_emoji_can_start() -> None:
         if points[0].isascii():
             assert points[0] in platforms._KEYCAP_BASES, entry
             assert len(points) > 1 and not points[1].isascii(), entry
+        assert not any(point.isascii() for point in points[1:]), entry
+
+
+def test_emoji_regex_match_depends_only_on_the_head() -> None:
+    # _emoji_spans() asks the regex about at most emoji_width code points, cut before the first
+    # ASCII character after the first. That is enough if the regex is literal sequences and
+    # character classes (no repeats, no assertions), at most emoji_width code points long, and
+    # never ASCII after the first code point.
+    from twitter_text.regexp.emoji import emoji
+
+    tree = sre_parse.parse(emoji.pattern, emoji.flags)
+    assert tree.getwidth()[1] == platforms._twitter().emoji_width
+    assert not emoji.flags & re.IGNORECASE  # a LITERAL matches exactly its own code point
+
+    def can_be_ascii(op: Any, av: Any) -> bool:
+        if op is sre.LITERAL:
+            return bool(av < 128)
+        return any(_alone(tree, (op, av), emoji.flags).fullmatch(chr(c)) for c in range(128))
+
+    def offsets_after(data: Any, offsets: set[int]) -> set[int]:
+        for op, av in data:
+            if op is sre.BRANCH:
+                offsets = set().union(*(offsets_after(alt, offsets) for alt in av[1]))
+            elif op is sre.SUBPATTERN:
+                offsets = offsets_after(av[3], offsets)
+            elif op in (sre.LITERAL, sre.IN):
+                if max(offsets) >= 1:
+                    assert not can_be_ascii(op, av), (op, av)
+                offsets = {offset + 1 for offset in offsets}
+            else:
+                raise AssertionError(f"unexpected regex node {op} in the emoji regex")
+        return offsets
+
+    assert max(offsets_after(tree, {0})) == platforms._twitter().emoji_width
 
 
 def test_twitter_text_imports_without_pkg_resources() -> None:
@@ -162,6 +201,300 @@ def test_twitter_text_imports_without_pkg_resources() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# --- URLs: the library's extractor, run chunk by chunk, finds what it finds in the whole text ----
+#
+# The argument is in amplifier/platforms.py (the comment above _LINE_ENDINGS); the first tests
+# check its premises on the library's compiled regexes, the others compare the results.
+
+
+def _separators() -> str:
+    from twitter_text.regexp.spaces_group import spaces_group
+
+    return "".join(re.findall(f"[{spaces_group}]", "".join(map(chr, range(0x110000)))))
+
+
+def _walk(data: Any) -> Iterator[tuple[Any, Any]]:
+    """Every node of a parsed regex, except inside lookarounds."""
+    for op, av in data:
+        yield op, av
+        if op is sre.SUBPATTERN:
+            yield from _walk(av[3])
+        elif op is sre.BRANCH:
+            for alternative in av[1]:
+                yield from _walk(alternative)
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            yield from _walk(av[2])
+        elif op is sre.ATOMIC_GROUP:
+            yield from _walk(av)
+
+
+def _alone(tree: Any, node: tuple[Any, Any], flags: int) -> re.Pattern[str]:
+    """One node of a parsed regex, compiled on its own with the regex's flags."""
+    return sre_compile.compile(sre_parse.SubPattern(tree.state, [node]), flags)
+
+
+CHARACTER_NODES = (sre.LITERAL, sre.NOT_LITERAL, sre.IN, sre.ANY, sre.CATEGORY)
+
+
+def test_url_regex_never_reads_across_a_separator() -> None:
+    from twitter_text.regexp.extract_url import extract_url
+
+    separators = _separators()
+    assert " " in separators and "\n" in separators and "\u3000" in separators
+    flags = extract_url.flags
+    assert not flags & (re.MULTILINE | re.DOTALL | re.VERBOSE)  # "^" is only the string's start
+    tree = sre_parse.parse(extract_url.pattern, flags)
+    [(op, (group, _, _, whole))] = tree.data
+    assert (op, group) == (sre.SUBPATTERN, 1)
+    [(op2, (group2, _, _, preceding)), (op3, (group3, _, _, url))] = whole.data
+    assert (op2, group2, op3, group3) == (sre.SUBPATTERN, 2, sre.SUBPATTERN, 3)
+
+    # The preceding character: at most one, no assertion but "^".
+    assert preceding.getwidth() == (0, 1)
+    for op, av in _walk(preceding):
+        assert op not in (sre.ASSERT, sre.ASSERT_NOT, sre.GROUPREF, sre.GROUPREF_EXISTS)
+        assert op is not sre.AT or av is sre.AT_BEGINNING
+
+    # The URL: never empty; no character node takes a separator; the only assertions are
+    # one-character lookaheads that succeed both on a separator and at the end of the string.
+    assert url.getwidth()[0] >= 1
+    lookaheads = 0
+    for op, av in _walk(url):
+        assert op not in (sre.AT, sre.ASSERT_NOT, sre.GROUPREF, sre.GROUPREF_EXISTS), op
+        if op in CHARACTER_NODES:
+            node = _alone(tree, (op, av), flags)
+            assert not any(node.fullmatch(s) for s in separators), (op, av)
+        elif op is sre.ASSERT:
+            lookaheads += 1
+            direction, body = av
+            assert direction == 1  # ahead, not behind
+            [(branch, (_, alternatives))] = body.data
+            assert branch is sre.BRANCH
+            on_separator = dict.fromkeys(separators, False)
+            at_end = False
+            for alternative in alternatives:
+                [(kind, value)] = alternative.data  # one node each
+                if kind is sre.AT:
+                    assert value is sre.AT_END
+                    at_end = True
+                else:
+                    assert kind in CHARACTER_NODES
+                    node = _alone(tree, (kind, value), flags)
+                    for s in separators:
+                        on_separator[s] = on_separator[s] or bool(node.fullmatch(s))
+            assert at_end and all(on_separator.values())
+    assert lookaheads == 2  # after a generic TLD and after a country TLD
+
+
+def test_every_url_has_a_dot_before_an_ascii_letter_or_a_non_ascii_character() -> None:
+    # Why _urls() may skip chunks without such a "." (amplifier/platforms.py, point 4).
+    from twitter_text.regexp.extract_url import extract_url
+    from twitter_text.regexp.valid_cctld import valid_cctld
+    from twitter_text.regexp.valid_domain import valid_domain
+    from twitter_text.regexp.valid_domain_name import valid_domain_name
+    from twitter_text.regexp.valid_gtld import valid_gtld
+    from twitter_text.regexp.valid_punycode import valid_punycode
+    from twitter_text.regexp.valid_subdomain import valid_subdomain
+
+    tlds = (valid_gtld.pattern, valid_cctld.pattern, valid_punycode.pattern)
+    assert valid_domain.pattern == (
+        f"(?:{valid_subdomain.pattern}*{valid_domain_name.pattern}(?:{'|'.join(tlds)}))"
+    )
+    assert valid_domain.pattern in extract_url.pattern
+    assert valid_domain_name.pattern.endswith("\\.)")  # a label, then "." and at once the TLD
+    assert valid_punycode.pattern.startswith("(?:xn--")
+    for pattern in tlds[:2]:
+        head, tail = "(?:(?:", ")(?=[^0-9a-zA-Z@+-]|$))"
+        assert pattern.startswith(head) and pattern.endswith(tail)
+        for tld in pattern[len(head) : -len(tail)].split("|"):
+            assert tld and re.escape(tld) == tld, tld  # plain words
+            assert tld[0].isascii() <= tld[0].isalpha(), tld
+    url_dot = platforms._twitter().url_dot
+    for c in map(chr, range(128)):
+        assert bool(url_dot.fullmatch("." + c)) == c.isalpha(), c
+    assert not any(url_dot.fullmatch("." + s) for s in _separators())
+    assert url_dot.fullmatch(".\u212a") and url_dot.fullmatch(
+        ".р"
+    )  # Kelvin sign (folds to k), Cyrillic
+
+
+def _library_urls(text: str) -> list[tuple[int, int, int]]:
+    from twitter_text import extract_urls_with_indices
+
+    found = extract_urls_with_indices(text)
+    return [(e["indices"][0], e["indices"][1], len(e["url"])) for e in found]
+
+
+TRICKY_URL_TEXTS = [
+    "Info: https://www.kemkes.go.id/vaksin #Sehat",
+    "Daftar di www.kptd.go.id/x. Pukul 08.00 WIB, Rp50.000 terdekat.",
+    "@example.com ＠example.com $example.com #example.com ＃example.com",
+    "-example.com _example.com .example.com /example.com a.example.com",
+    '"example.com `example.com (example.com) [example.com]',
+    "\u202aexample.com \u200eexample.com \u2066https://example.com \ufeffexample.com",
+    "x\u3000www.kptd.go.id/x\u3000y\u00a0kemkes.go.id\u2028a.com\x85b.com\x1cc.com",
+    "https://t.co/abc123 https://t.co/abc123/more http://t.co/abc?x=1 https://t.co/" + "a" * 41,
+    "http://日本語.jp 日本語.jp 中国.cn/路径 www.例え.jp пример.рф http://foobar.پاکستان/",
+    "example.com:8080/path https://example.com/path(with)parens?q=(1)&r=2#frag",
+    "a.co a.b a.com. a.com, go.id xn--p1ai.xn--p1ai \u212a.com ſ.com EXAMPLE.COM",
+    "user@example.com a@b.com http://user@example.com/ https:// http:// www. .com",
+    "ａｂｃ．ｃｏｍ abc。com abc．com abc｡com",
+    "https://example.com/" + "x" * 4100 + " example.com/" + "y" * 4100,
+    "a." * 6 + "com",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_URL_TEXTS)
+def test_urls_match_the_library_on_tricky_text(text: str) -> None:
+    assert platforms._urls(text) == _library_urls(text)
+
+
+def _conformance_texts() -> list[str]:
+    if not VALIDATE_YML.is_file():
+        return []
+    with VALIDATE_YML.open(encoding="utf-8") as f:
+        tests = yaml.safe_load(f)["tests"]
+    return [case["text"] for cases in tests.values() for case in cases]
+
+
+def test_urls_and_length_match_the_library_on_every_conformance_text() -> None:
+    from twitter_text import parse_tweet
+
+    texts = _conformance_texts()
+    if not texts:
+        pytest.skip(f"twitter-text conformance suite not found at {VALIDATE_YML}")
+    assert len(texts) > 90
+    for text in texts:
+        assert platforms._urls(text) == _library_urls(text), text
+        norm = platforms._x_normalize(text)
+        assert platforms._urls(norm) == _library_urls(norm), text
+        assert measure(text, Platform.X) == parse_tweet(text).weightedLength, text
+
+
+def test_the_extractor_runs_only_on_chunks_with_a_possible_domain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tt = platforms._twitter()
+    extract, seen = tt.extract_urls, []
+
+    def spy(text: str) -> Any:
+        seen.append(text)
+        return extract(text)
+
+    monkeypatch.setattr(tt, "extract_urls", spy)
+    platforms._chunk_urls.cache_clear()
+    try:
+        text = "Halo. Pukul 08.00 WIB, Rp50.000 terdekat...\nInfo: https://www.kemkes.go.id/v #a"
+        assert platforms._urls(text) == _library_urls(text) == [(50, 76, 26)]
+        assert seen == [" https://www.kemkes.go.id/v"]
+        assert platforms._urls(text + "!") and seen == [" https://www.kemkes.go.id/v"]  # cached
+        assert platforms._urls("Tanpa tautan, tanpa titik") == [] and len(seen) == 1
+    finally:
+        platforms._chunk_urls.cache_clear()
+
+
+# Adversarial text: Indonesian words, URLs with and without protocol, the characters that stop a
+# URL from starting ("@", "$", "#" and their full-width forms, "-", "_", ".", "/"), punctuation,
+# emoji, every kind of separator (and look-alikes that are not: "\x1c", ZWSP), full-width dots.
+ID_WORDS = ["Halo", "Sobat", "vaksin", "gratis", "terdekat", "pukul", "WIB", "Rp50.000", "08.00"]
+URL_PARTS = [
+    "https://www.kemkes.go.id/vaksin",
+    "http://kemkes.go.id",
+    "www.kptd.go.id/x",
+    "kemkes.go.id",
+    "kptd.go.id/x?a=1&b=2#c",
+    "https://t.co/abc123",
+    "https://t.co/" + "a" * 41,
+    "example.com:8080/p(1)",
+    "http://日本語.jp",
+    "日本語.jp",
+    "пример.рф",
+    "xn--p1ai",
+    "a.co",
+    "a.b",
+    ".com",
+    ".id",
+    "go",
+    "https://",
+    "www",
+    "\u212a.com",
+    "EXAMPLE.COM",
+]
+PREFIX_PARTS = ["@", "＠", "$", "#", "＃", "-", "_", ".", "/", "(", '"', "'", ":", "&", "=", "?"]
+PUNCT_PARTS = [".", ",", "!", "?", "…", "．", "。", "｡", ":", ";", ")", "...", "-", "/", "%"]
+SEPARATOR_PARTS = [
+    *" \n\t\u3000\u00a0\u0085\u2028\u2029\u202f\u205f\u1680\u180e\u2000\u200a\x0b\x0c",
+    "\r\n",
+    "\r",
+    "\x1c",  # str.isspace(), but not a separator for twitter-text
+    "\u200b",
+]
+SPECIAL_PARTS = [
+    "😷",
+    "📢",
+    "👉",
+    "🇮🇩",
+    "1\ufe0f\u20e3",
+    "#\u20e3",
+    "❤\ufe0f",
+    "👨\u200d👩\u200d👧\u200d👦",
+    "é",
+    "e\u0301",
+    "故",
+    "\u202a",
+    "\u200e",
+    "\u2066",
+    "\ufeff",
+    "\ufffe",
+]
+ADVERSARIAL_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(ID_WORDS),
+        st.sampled_from(URL_PARTS),
+        st.sampled_from(PREFIX_PARTS),
+        st.sampled_from(PUNCT_PARTS),
+        st.sampled_from(SEPARATOR_PARTS),
+        st.sampled_from(SPECIAL_PARTS),
+        st.text(alphabet='abcxn.:/-_@#$?=&"é日\u3000\u00a0 ', max_size=8),
+    ),
+    max_size=50,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ADVERSARIAL_TEXT)
+def test_urls_match_the_library_on_generated_text(text: str) -> None:
+    assert platforms._urls(text) == _library_urls(text)
+    norm = platforms._x_normalize(text)
+    assert platforms._urls(norm) == _library_urls(norm)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(ADVERSARIAL_TEXT, MIXED_TEXT), st.integers(1, 120))
+def test_x_length_and_overflow_match_the_library_on_generated_text(text: str, limit: int) -> None:
+    from twitter_text import parse_tweet
+    from twitter_text.config import config
+
+    expected = parse_tweet(text, {**config["defaults"], "max_weighted_tweet_length": limit})
+    assert measure(text, Platform.X) == expected.weightedLength
+    findings = check_text(text, rules_for(Platform.X, {"max_length": limit}))
+    length = [f for f in findings if f.rule_id == "platform.x.length"]
+    assert bool(length) == (expected.weightedLength > limit)
+    if length and not any(c in text for c in INVALID_CHARS):
+        span = length[0].span
+        assert span is not None
+        # Compared where the library's range can say the same: when not even the first character
+        # (or URL, or emoji) fits, it still reports that one as valid (its range cannot be empty);
+        # and when normalization changed the text, it shifts the end by the whole difference in
+        # UTF-16 units, which may land inside a surrogate pair, where the span shifts by the
+        # difference in code points.
+        tt = platforms._twitter()
+        norm = platforms._x_normalize(text)
+        _, _, weight, entity = next(platforms._x_pieces(norm))
+        if norm == text and (weight if entity else tt.weights[norm[0]]) <= limit * tt.scale:
+            assert _utf16_len(text[: span[0]]) == expected.validRangeEnd + 1
 
 
 # --- each platform's limits, at the boundary ------------------------------------------------------
