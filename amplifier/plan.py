@@ -60,6 +60,7 @@ FROZEN = frozenset(
 )
 
 Progress = Callable[[int, int], None]
+HAND_CANCELLED = "cancelled by hand"
 
 
 @dataclass
@@ -103,6 +104,7 @@ class _Existing:
     status: str
     review: str
     findings: list[dict[str, Any]]
+    by_hand: bool = False  # cancelled by a person: a plan never revives it
 
 
 class Planner:
@@ -197,7 +199,7 @@ class Planner:
                     if progress is not None and done % 2000 == 0:
                         progress(done, total)
                     old = existing.get(key)
-                    if old is not None and old.status in FROZEN:
+                    if old is not None and (old.status in FROZEN or old.by_hand):
                         summary.counts["kept"] += 1
                         summary.by_status[str(old.status)] += 1
                         continue
@@ -404,6 +406,7 @@ def _existing(conn: Connection, post_ids: list[int | None]) -> dict[tuple[int, i
             t.c.status,
             t.c.review,
             t.c.findings,
+            t.c.reasons,
         ).where(t.c.post_id.in_(ids[start : start + 500]))
         for row in conn.execute(query):
             out[(row.post_id, row.account_id)] = _Existing(
@@ -413,6 +416,7 @@ def _existing(conn: Connection, post_ids: list[int | None]) -> dict[tuple[int, i
                 str(row.status),
                 str(row.review),
                 row.findings or [],
+                any(r.startswith(HAND_CANCELLED) for r in row.reasons or []),
             )
     return out
 

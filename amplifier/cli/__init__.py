@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import sys
 
-from amplifier.cli import check_cmds, plan_cmds, review_cmds, timing_cmds, workspace_cmds
+from amplifier.cli import (
+    check_cmds,
+    daemon_cmds,
+    plan_cmds,
+    review_cmds,
+    timing_cmds,
+    workspace_cmds,
+)
 from amplifier.cli.app import app, run
 
 __all__ = ["app", "main"]
@@ -18,6 +25,7 @@ plan_cmds.register(app)
 review_cmds.register(app)
 check_cmds.register(app)
 timing_cmds.register(app)
+daemon_cmds.register(app)
 
 
 def main() -> None:

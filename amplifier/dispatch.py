@@ -1,0 +1,395 @@
+"""Dispatch: claim due variants, publish them, record every attempt.
+
+Exactly once across any number of daemons: a claim is one ``UPDATE … WHERE id IN (SELECT …
+FOR UPDATE SKIP LOCKED) RETURNING`` (PostgreSQL; on SQLite the single writer makes the same
+statement atomic) that moves approved, due variants to ``publishing`` with this worker's
+name and a lease. Outcomes are written in batches; a claim whose lease runs out with no
+outcome is retried with the same idempotency key when its publisher is idempotent, and is
+marked ``uncertain`` otherwise — never a silent repost.
+
+    dispatcher = Dispatcher(ws, worker="host-1:4242")
+    report = dispatcher.run_due()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from amplifier.models import Account, Campaign, CentralPost, Delivery, Variant, WorkUnit, utcnow
+from amplifier.publishers import load_publisher
+from amplifier.publishers.base import (
+    PermanentPublishError,
+    Publisher,
+    PublishItem,
+    PublishResult,
+    TransientPublishError,
+)
+from amplifier.publishers.retry import retry_delay
+from amplifier.vocab import AccountMode, ReviewState, VariantStatus
+
+if TYPE_CHECKING:
+    from amplifier.load.schema import PublishingSettings
+    from amplifier.workspace import Workspace
+
+log = logging.getLogger("amplifier.dispatch")
+
+V = Variant.__table__  # type: ignore[attr-defined]
+D = Delivery.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    lateness: list[float] = field(default_factory=list)  # seconds after publish_at
+
+    def merge(self, other: DispatchReport) -> None:
+        self.claimed += other.claimed
+        self.outcomes.update(other.outcomes)
+        self.lateness.extend(other.lateness)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    attempts: int
+    publisher: str
+    item: PublishItem
+
+
+class Dispatcher:
+    """Publishes due variants for one worker. Thread-safe to ``stop()`` from a signal."""
+
+    def __init__(self, ws: Workspace, worker: str, *, batch: int = 200) -> None:
+        self.ws = ws
+        self.worker = worker
+        self.batch = batch
+        self.settings: PublishingSettings = ws.settings.publishing
+        self._publishers: dict[str, Publisher] = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one dispatch pass at a time per process
+
+    # --- publishers -------------------------------------------------------------------
+
+    def publisher_name(self, mode: str) -> str:
+        return self.settings.manual if mode == AccountMode.MANUAL else self.settings.api
+
+    def publisher(self, name: str) -> Publisher:
+        found = self._publishers.get(name)
+        if found is None:
+            options = self.settings.publishers.get(name, {})
+            found = load_publisher(name, options, workspace_root=self.ws.root)
+            self._publishers[name] = found
+        return found
+
+    def close(self) -> None:
+        for publisher in self._publishers.values():
+            publisher.close()
+        self._publishers.clear()
+
+    def stop(self) -> None:
+        """Finish the attempt in flight, claim nothing more."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # --- the pass -----------------------------------------------------------------------
+
+    def run_due(self, now: dt.datetime | None = None) -> DispatchReport:
+        """Sweep, then claim and publish batches until nothing is due (or stop is asked)."""
+        report = DispatchReport()
+        with self._lock:
+            self.sweep(now)
+            while not self.stopping:
+                claims = self.claim(now or utcnow())
+                if not claims:
+                    break
+                report.merge(self.publish(claims))
+        return report
+
+    def claim(self, now: dt.datetime, limit: int | None = None) -> list[_Claim]:
+        limit = limit or self.batch
+        lease_until = now + self.settings.lease
+        due = (
+            sa.select(V.c.id)
+            .where(
+                V.c.status == VariantStatus.SCHEDULED,
+                V.c.review == ReviewState.APPROVED,
+                V.c.due_at <= now,
+            )
+            .order_by(V.c.due_at, V.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        update = (
+            sa.update(V)
+            .where(V.c.id.in_(due.scalar_subquery()))
+            .values(
+                status=VariantStatus.PUBLISHING,
+                claimed_by=self.worker,
+                lease_until=lease_until,
+                attempts=V.c.attempts + 1,
+            )
+            .returning(V.c.id, V.c.attempts)
+        )
+        with self.ws.engine.begin() as conn:
+            claimed = {row.id: row.attempts for row in conn.execute(update)}
+            if not claimed:
+                return []
+            items = self._items(conn, claimed)
+        return items
+
+    def _items(self, conn: sa.Connection, claimed: dict[int, int]) -> list[_Claim]:
+        A, U = Account.__table__, WorkUnit.__table__  # type: ignore[attr-defined]
+        P, C = CentralPost.__table__, Campaign.__table__  # type: ignore[attr-defined]
+        query = (
+            sa.select(
+                V.c.id,
+                V.c.idempotency_key,
+                V.c.text,
+                V.c.title,
+                V.c.publish_at,
+                A.c.platform,
+                A.c.handle,
+                A.c.url,
+                A.c.mode,
+                U.c.code,
+                U.c.name,
+                U.c.timezone,
+                C.c.slug,
+                P.c.key,
+                P.c.media,
+            )
+            .join(A, A.c.id == V.c.account_id)
+            .join(U, U.c.id == V.c.unit_id)
+            .join(P, P.c.id == V.c.post_id)
+            .join(C, C.c.id == P.c.campaign_id)
+            .where(V.c.id.in_(list(claimed)))
+            .order_by(V.c.publish_at, V.c.id)
+        )
+        out = []
+        for r in conn.execute(query):
+            item = PublishItem(
+                variant_id=r.id,
+                idempotency_key=r.idempotency_key,
+                attempt=claimed[r.id],
+                platform=str(r.platform),
+                handle=r.handle,
+                account_url=r.url,
+                unit_code=r.code,
+                unit_name=r.name,
+                unit_timezone=r.timezone,
+                campaign_slug=r.slug,
+                post_key=r.key,
+                text=r.text,
+                title=r.title,
+                media=tuple(r.media or ()),
+                publish_at=r.publish_at,
+                mode=str(r.mode),
+            )
+            out.append(_Claim(r.id, claimed[r.id], self.publisher_name(str(r.mode)), item))
+        return out
+
+    def publish(self, claims: Iterable[_Claim]) -> DispatchReport:
+        """Publish claimed variants, one ``publish_many`` batch per publisher; record all."""
+        report = DispatchReport()
+        variant_rows: list[dict[str, Any]] = []
+        delivery_rows: list[dict[str, Any]] = []
+        unstarted: list[int] = []
+        groups: dict[str, list[_Claim]] = {}
+        for claim in claims:
+            groups.setdefault(claim.publisher, []).append(claim)
+            report.claimed += 1
+        for name, group in groups.items():
+            if self.stopping:
+                unstarted += [c.id for c in group]
+                continue
+            started = utcnow()
+            try:
+                outcomes = self.publisher(name).publish_many([c.item for c in group])
+            except Exception as exc:  # a publisher that cannot even start (bad config)
+                log.exception("publisher %s failed", name)
+                outcomes = [exc] * len(group)
+            finished = utcnow()
+            for claim, outcome in zip(group, outcomes, strict=True):
+                name_, values, error, result = self._outcome(claim, outcome, finished)
+                report.outcomes[name_] += 1
+                if name_ == "published" and claim.item.publish_at is not None:
+                    report.lateness.append((finished - claim.item.publish_at).total_seconds())
+                variant_rows.append({"_id": claim.id, **values})
+                delivery_rows.append(
+                    {
+                        "variant_id": claim.id,
+                        "attempt": claim.attempts,
+                        "publisher": claim.publisher,
+                        "worker": self.worker,
+                        "started_at": started,
+                        "finished_at": finished,
+                        "outcome": name_,
+                        "external_id": result.external_id if result else None,
+                        "external_url": result.external_url if result else None,
+                        "error": error,
+                    }
+                )
+        self._record(variant_rows, delivery_rows, unstarted)
+        return report
+
+    def _outcome(
+        self, claim: _Claim, outcome: PublishResult | Exception, when: dt.datetime
+    ) -> tuple[str, dict[str, Any], str | None, PublishResult | None]:
+        base: dict[str, Any] = {"claimed_by": None, "lease_until": None, "updated_at": when}
+        if isinstance(outcome, TransientPublishError):
+            if claim.attempts >= self.settings.max_attempts:
+                reason = f"gave up after {claim.attempts} attempts: {outcome}"
+                values = {**base, "status": VariantStatus.FAILED, "reasons": [reason]}
+                return "failed", values, str(outcome), None
+            delay = retry_delay(
+                claim.attempts,
+                base=self.settings.retry_base.total_seconds(),
+                cap=self.settings.retry_cap.total_seconds(),
+                retry_after=outcome.retry_after,
+            )
+            log.info("variant %s: transient error, retry in %.0f s: %s", claim.id, delay, outcome)
+            due = when + dt.timedelta(seconds=delay)
+            return (
+                "retry",
+                {**base, "status": VariantStatus.SCHEDULED, "due_at": due},
+                str(outcome),
+                None,
+            )
+        if isinstance(outcome, PermanentPublishError):
+            log.warning("variant %s: failed: %s", claim.id, outcome)
+            reasons = [f"publisher refused: {outcome}"]
+            return (
+                "failed",
+                {**base, "status": VariantStatus.FAILED, "reasons": reasons},
+                str(outcome),
+                None,
+            )
+        if isinstance(outcome, Exception):  # a broken publisher must not take the daemon down
+            log.error("variant %s: publisher %s crashed: %r", claim.id, claim.publisher, outcome)
+            reasons = [f"publisher crashed, outcome unknown: {outcome!r}"]
+            values = {**base, "status": VariantStatus.UNCERTAIN, "reasons": reasons}
+            return "uncertain", values, repr(outcome), None
+        values = {
+            **base,
+            "status": VariantStatus.PUBLISHED,
+            "published_at": when,
+            "external_url": outcome.external_url,
+            "confirmed_at": when if outcome.external_url else None,
+        }
+        return "published", values, None, outcome
+
+    def _record(
+        self,
+        variants: list[dict[str, Any]],
+        deliveries: list[dict[str, Any]],
+        unstarted: list[int],
+    ) -> None:
+        with self.ws.engine.begin() as conn:
+            by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for row in variants:
+                by_shape.setdefault(tuple(sorted(row)), []).append(row)
+            for rows in by_shape.values():
+                conn.execute(
+                    sa.update(V).where(V.c.id == sa.bindparam("_id")),
+                    [{k: v for k, v in r.items()} for r in rows],
+                )
+            if deliveries:
+                conn.execute(sa.insert(D), deliveries)
+            if unstarted:
+                self._release(conn, unstarted)
+
+    def _release(self, conn: sa.Connection, ids: list[int]) -> None:
+        """Give back claims that were never attempted (shutdown)."""
+        conn.execute(
+            sa.update(V)
+            .where(V.c.id.in_(ids), V.c.claimed_by == self.worker)
+            .values(
+                status=VariantStatus.SCHEDULED,
+                claimed_by=None,
+                lease_until=None,
+                attempts=V.c.attempts - 1,
+            )
+        )
+
+    # --- sweeping -----------------------------------------------------------------------
+
+    def sweep(self, now: dt.datetime | None = None) -> Counter[str]:
+        """Expired leases → retried or uncertain; too-late variants → missed (with reasons)."""
+        now = now or utcnow()
+        counts: Counter[str] = Counter()
+        with self.ws.engine.begin() as conn:
+            expired = conn.execute(
+                sa.select(V.c.id, V.c.claimed_by, Account.__table__.c.mode)  # type: ignore[attr-defined]
+                .join(Account.__table__, Account.__table__.c.id == V.c.account_id)  # type: ignore[attr-defined]
+                .where(V.c.status == VariantStatus.PUBLISHING, V.c.lease_until < now)
+            ).all()
+            retry = [
+                r.id for r in expired if self.publisher(self.publisher_name(str(r.mode))).idempotent
+            ]
+            unsure = [r.id for r in expired if r.id not in set(retry)]
+            if retry:
+                conn.execute(
+                    sa.update(V)
+                    .where(V.c.id.in_(retry), V.c.status == VariantStatus.PUBLISHING)
+                    .values(
+                        status=VariantStatus.SCHEDULED,
+                        due_at=now,
+                        claimed_by=None,
+                        lease_until=None,
+                    )
+                )
+                counts["retried"] = len(retry)
+            if unsure:
+                conn.execute(
+                    sa.update(V)
+                    .where(V.c.id.in_(unsure), V.c.status == VariantStatus.PUBLISHING)
+                    .values(
+                        status=VariantStatus.UNCERTAIN,
+                        claimed_by=None,
+                        lease_until=None,
+                        reasons=[
+                            "a daemon stopped mid-publish and its publisher cannot retry "
+                            "safely: check the account, then `amplifier retry` or `confirm`"
+                        ],
+                    )
+                )
+                counts["uncertain"] = len(unsure)
+            late = now - self.settings.max_lateness
+            missed = conn.execute(
+                sa.update(V)
+                .where(
+                    V.c.status == VariantStatus.SCHEDULED,
+                    V.c.publish_at < late,
+                    V.c.due_at < late,
+                )
+                .values(
+                    status=VariantStatus.MISSED,
+                    reasons=[
+                        "not published within the maximum lateness "
+                        f"({_human(self.settings.max_lateness)}) of its time"
+                    ],
+                    updated_at=now,
+                )
+            )
+            counts["missed"] = missed.rowcount or 0
+        for name, n in counts.items():
+            if n:
+                log.warning("%d variants %s", n, name)
+        return counts
+
+
+def _human(delta: dt.timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
