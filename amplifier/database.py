@@ -132,5 +132,15 @@ def ensure_schema(engine: Engine) -> None:
     )
 
 
+def update_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """``UPDATE table SET … WHERE id = :_id`` for many rows, one executemany per set of
+    columns (rows that change the same columns go together)."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    for batch in by_columns.values():
+        conn.execute(sa.update(table).where(table.c.id == sa.bindparam("_id")), batch)
+
+
 def session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from amplifier.database import update_rows
 from amplifier.models import Account, Campaign, CentralPost, Delivery, Variant, WorkUnit, utcnow
 from amplifier.publishers import load_publisher
 from amplifier.publishers.base import (
@@ -297,14 +298,7 @@ class Dispatcher:
         unstarted: list[int],
     ) -> None:
         with self.ws.engine.begin() as conn:
-            by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for row in variants:
-                by_shape.setdefault(tuple(sorted(row)), []).append(row)
-            for rows in by_shape.values():
-                conn.execute(
-                    sa.update(V).where(V.c.id == sa.bindparam("_id")),
-                    [{k: v for k, v in r.items()} for r in rows],
-                )
+            update_rows(conn, V, variants)
             if deliveries:
                 conn.execute(sa.insert(D), deliveries)
             if unstarted:

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from amplifier.check import Context as CheckContext
 from amplifier.check import VariantChecker
+from amplifier.database import update_rows
 from amplifier.errors import NotFound
 from amplifier.findings import Finding
 from amplifier.load.source import suggest
@@ -428,12 +429,7 @@ def _write(conn: Connection, *batches: list[dict[str, Any]]) -> None:
     if inserts:
         conn.execute(sa.insert(t), inserts)
     for batch in updates:
-        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for row in batch:
-            by_shape.setdefault(tuple(sorted(row)), []).append(row)
-        for rows in by_shape.values():
-            # executemany: SET takes every key of the rows except the bound "_id"
-            conn.execute(sa.update(t).where(t.c.id == sa.bindparam("_id")), rows)
+        update_rows(conn, t, batch)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from amplifier.database import update_rows
 from amplifier.errors import InvalidOperation, NotFound
 from amplifier.models import (
     Account,
@@ -246,12 +247,8 @@ def _differs(row: Any, values: Mapping[str, Any]) -> bool:
 def _write(ws: Workspace, changes: list[dict[str, Any]]) -> None:
     if not changes:
         return
-    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in changes:
-        by_shape.setdefault(tuple(sorted(row)), []).append(row)
     with ws.engine.begin() as conn:
-        for rows in by_shape.values():
-            conn.execute(sa.update(V).where(V.c.id == sa.bindparam("_id")), rows)
+        update_rows(conn, V, changes)
 
 
 def why(ws: Workspace, variant_id: int, *, now: dt.datetime | None = None) -> list[str]:

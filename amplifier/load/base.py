@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from amplifier.load.source import suggest
+from amplifier.vocab import Platform, UnitKind
 
 
 class Strict(BaseModel):
@@ -65,3 +66,24 @@ Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9\-]*$")]
 StrList = Annotated[list[str], BeforeValidator(as_list)]
 AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware)]
+
+
+class Targets(Strict):
+    """Which units (and which of their platforms) receive a campaign or a post.
+
+    The attribute selectors (kinds, regions, timezones, tags, subtrees) narrow each other
+    (AND); values inside one selector widen it (OR). Units listed in ``units`` are added
+    whatever their attributes. ``exclude`` removes units together with their subtrees.
+    With no selector at all, every active unit is selected. ``platforms`` limits which of
+    the selected units' accounts receive it (empty: all). A post's own targets narrow its
+    campaign's.
+    """
+
+    kinds: Annotated[list[UnitKind], BeforeValidator(as_list)] = Field(default_factory=list)
+    regions: StrList = Field(default_factory=list)
+    timezones: Annotated[list[Timezone], BeforeValidator(as_list)] = Field(default_factory=list)
+    tags: StrList = Field(default_factory=list)
+    units: StrList = Field(default_factory=list, description="explicit unit codes")
+    subtrees: StrList = Field(default_factory=list, description="a unit and all units below it")
+    exclude: StrList = Field(default_factory=list, description="unit codes (with their subtrees)")
+    platforms: Annotated[list[Platform], BeforeValidator(as_list)] = Field(default_factory=list)

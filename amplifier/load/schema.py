@@ -24,6 +24,7 @@ from amplifier.load.base import (
     Slug,
     Strict,
     StrList,
+    Targets,
     Timezone,
     as_list,
 )
@@ -206,27 +207,6 @@ class OrgFile(Strict):
 
 
 # --- calendars/*.yaml -------------------------------------------------------------------
-
-
-class Targets(Strict):
-    """Which units (and which of their platforms) receive a campaign or a post.
-
-    The attribute selectors (kinds, regions, timezones, tags, subtrees) narrow each other
-    (AND); values inside one selector widen it (OR). Units listed in ``units`` are added
-    whatever their attributes. ``exclude`` removes units together with their subtrees.
-    With no selector at all, every active unit is selected. ``platforms`` limits which of
-    the selected units' accounts receive it (empty: all). A post's own targets narrow its
-    campaign's.
-    """
-
-    kinds: Annotated[list[UnitKind], BeforeValidator(as_list)] = Field(default_factory=list)
-    regions: StrList = Field(default_factory=list)
-    timezones: Annotated[list[Timezone], BeforeValidator(as_list)] = Field(default_factory=list)
-    tags: StrList = Field(default_factory=list)
-    units: StrList = Field(default_factory=list, description="explicit unit codes")
-    subtrees: StrList = Field(default_factory=list, description="a unit and all units below it")
-    exclude: StrList = Field(default_factory=list, description="unit codes (with their subtrees)")
-    platforms: Annotated[list[Platform], BeforeValidator(as_list)] = Field(default_factory=list)
 
 
 class Period(Strict):

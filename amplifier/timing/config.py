@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from amplifier.load.base import AwareDatetime, Code, Slug, Strict, StrList, Timezone
+from amplifier.load.base import AwareDatetime, Code, Slug, Strict, StrList, Targets
 from amplifier.timing import recurrence
 from amplifier.timing.assign import Rules
 from amplifier.timing.calendar import NYEPI_REGIONS
@@ -39,7 +39,7 @@ from amplifier.timing.clock import (
     parse_duration,
 )
 from amplifier.timing.windows import LocalWindow, RelativeWindow, Window
-from amplifier.vocab import Platform, UnitKind
+from amplifier.vocab import UnitKind
 
 
 def _duration_text(value: Any) -> str:
@@ -202,17 +202,7 @@ class TimingSettings(Strict):
 # --- calendars/*.yaml --------------------------------------------------------------------
 
 
-class ScopeSpec(Strict):
-    """Which units an entry applies to: the keys of ``Targets`` (empty: every unit)."""
-
-    kinds: list[UnitKind] = Field(default_factory=list)
-    regions: StrList = Field(default_factory=list)
-    timezones: list[Timezone] = Field(default_factory=list)
-    tags: StrList = Field(default_factory=list)
-    units: StrList = Field(default_factory=list)
-    subtrees: StrList = Field(default_factory=list)
-    exclude: StrList = Field(default_factory=list)
-    platforms: list[Platform] = Field(default_factory=list)
+ScopeSpec = Targets  # the same keys as a campaign's targets
 
 
 class HolidayEntry(Strict):
