@@ -84,9 +84,18 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
             )
         ).all()
     }
-    accounts = {a.id: a for accts in directory.accounts.values() for a in accts}
+    # plain tuples per account and post: the loop below runs once per variant
+    accounts = {
+        a.id: (f"{a.platform}:{a.handle_key}", str(a.platform), a.handle)
+        for accts in directory.accounts.values()
+        for a in accts
+    }
+    post_info = {
+        pid: (c.active and p.active, c.slug, p.key, c.priority, p.central_at)
+        for pid, (c, p) in posts.items()
+    }
     units: dict[int, UnitInfo] = {}
-    windows: dict[int, tuple[Any, bool]] = {}
+    windows: dict[int, tuple[str, Any, bool]] = {}
     rows = session.execute(
         sa.select(
             V.c.id,
@@ -99,6 +108,7 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
             V.c.reasons,
             V.c.idempotency_key,
             V.c.due_at,
+            V.c.attempts,
         )
     ).all()
     in_scope = set(post_ids) if post_ids is not None else None
@@ -106,21 +116,20 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
     lo = hi = now
     for r in rows:
         account = accounts.get(r.account_id)
-        if account is None or r.post_id not in posts:
+        about = post_info.get(r.post_id)
+        if account is None or about is None:
             continue
-        account_key = f"{account.platform}:{account.handle_key}"
-        camp, post = posts[r.post_id]
+        account_key, platform, handle = account
+        live, slug, post_key, priority, central_at = about
         timeable = (
-            (in_scope is None or r.post_id in in_scope)
+            live
+            and (in_scope is None or r.post_id in in_scope)
             and r.status in TIMEABLE
-            and camp.active
-            and post.active
+            and not r.attempts  # a variant being retried is the dispatcher's to time
         )
         if not timeable:
             if r.status in TAKEN and r.publish_at is not None:
-                fixed.append(
-                    Fixed(account_key, r.publish_at, str(account.platform), f"variant {r.id}")
-                )
+                fixed.append(Fixed(account_key, r.publish_at, platform, f"variant {r.id}"))
             continue
         current[r.id] = r
         if r.review != ReviewState.APPROVED:
@@ -140,30 +149,32 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
                 settings.hours_for(unit.code, unit.kind),
             )
         if r.post_id not in windows:
+            camp, post = posts[r.post_id]
             post_spec = PostTimingSpec.model_validate(post.timing) if post.timing else None
-            windows[r.post_id] = settings.resolve(
+            window, avoid = settings.resolve(
                 TimingSpec.model_validate(camp.timing or {}), post_spec
             )
-        window, avoid = windows[r.post_id]
+            windows[r.post_id] = (f"{slug}/{post_key}", window, avoid)
+            lo, hi = min(lo, central_at), max(hi, central_at)
+        post_label, window, avoid = windows[r.post_id]
         key = r.idempotency_key
         requests.append(
             Request(
                 key,
-                f"{camp.slug}/{post.key}",
+                post_label,
                 account_key,
-                str(account.platform),
+                platform,
                 info,
-                post.central_at,
-                campaign=camp.slug,
-                priority=camp.priority,
+                central_at,
+                campaign=slug,
+                priority=priority,
                 window=window,
                 avoid_holidays=avoid,
-                label=f"{camp.slug}/{post.key} on {account.platform}:@{account.handle}",
+                label=f"{post_label} on {platform}:@{handle}",
             )
         )
         ids[key] = r.id
-        slugs[key] = camp.slug
-        lo, hi = min(lo, post.central_at), max(hi, post.central_at)
+        slugs[key] = slug
     files = ws.files
     B = Blackout.__table__  # type: ignore[attr-defined]
     stored = session.execute(sa.select(B).where(B.c.active == sa.true())).all()
@@ -331,11 +342,16 @@ def hold(ws: Workspace, *, now: dt.datetime | None = None) -> int:
     """Hold every pending or scheduled variant whose time (or central time) an active
     embargo covers; return how many were newly held."""
     now = now or utcnow()
+    B = Blackout.__table__  # type: ignore[attr-defined]
+    with ws.engine.connect() as conn:
+        active = conn.execute(
+            sa.select(sa.func.count()).where(B.c.kind == EMBARGO, B.c.active == sa.true())
+        ).scalar_one()
+    if not active:
+        return 0
     with Session(ws.engine) as session:
         scope = _scope(ws, session, None, now)
         embargoes = [b for b in scope.blackouts if str(b.kind) == EMBARGO]
-        if not embargoes:
-            return 0
         rows = session.execute(
             sa.select(V.c.id, V.c.publish_at, V.c.idempotency_key, V.c.unit_id, V.c.status).where(
                 V.c.status.in_([VariantStatus.PENDING, VariantStatus.SCHEDULED])

@@ -67,7 +67,10 @@ class ChainLoader(BaseLoader):
                 raise TemplateNotFound(name)
             return node.read_text(encoding="utf-8"), f"amplifier:{name}"
         path = self.path_of(name)
-        return path.read_text(encoding="utf-8"), f"templates/{name}"
+        try:
+            return path.read_text(encoding="utf-8"), f"templates/{name}"
+        except (OSError, UnicodeDecodeError) as exc:  # removed meanwhile, or not UTF-8
+            raise TemplateNotFound(f"{name} ({exc.__class__.__name__}: {exc})") from exc
 
     def get_source(
         self, environment: Environment, template: str
