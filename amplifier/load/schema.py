@@ -83,7 +83,7 @@ class PublishingSettings(Strict):
     )
     max_attempts: int = Field(default=5, ge=1, le=50)
     lease: Duration = Field(default=dt.timedelta(minutes=5), description="how long a claim holds")
-    retry_base: dt.timedelta = Field(default=dt.timedelta(seconds=30))
+    retry_base: dt.timedelta = Field(default=dt.timedelta(seconds=30), gt=dt.timedelta(0))
     retry_cap: Duration = Field(default=dt.timedelta(hours=1))
     sweep_seconds: int = Field(default=10, ge=1, le=600, description="how often the sweeper runs")
     horizon: Duration = Field(
