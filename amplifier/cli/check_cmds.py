@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from amplifier.check import check_workspace_and_variants
@@ -38,7 +39,7 @@ def check(
         table = Table("severity", "rule", "where", "message", title="workspace")
         for f in sorted(report.workspace, key=lambda f: (f.severity != "block", f.rule)):
             color = "red" if f.severity == "block" else "yellow"
-            table.add_row(f"[{color}]{f.severity}[/]", f.rule, f.source or "", f.message)
+            table.add_row(f"[{color}]{f.severity}[/]", f.rule, f.source or "", escape(f.message))
         out.print(table)
         if report.variants:
             counts = Counter((f["severity"], f["rule"]) for f in report.variants)
