@@ -11,7 +11,9 @@ import sys
 from amplifier.cli import (
     check_cmds,
     daemon_cmds,
+    export_cmds,
     plan_cmds,
+    report_cmds,
     review_cmds,
     timing_cmds,
     workspace_cmds,
@@ -26,6 +28,8 @@ review_cmds.register(app)
 check_cmds.register(app)
 timing_cmds.register(app)
 daemon_cmds.register(app)
+export_cmds.register(app)
+report_cmds.register(app)
 
 
 def main() -> None:
