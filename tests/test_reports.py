@@ -29,6 +29,7 @@ from amplifier.reports import (
     render,
     to_json,
 )
+from amplifier.reports.recognition import streaks
 from amplifier.vocab import ReviewState, VariantStatus
 from amplifier.workspace import Workspace
 
@@ -309,6 +310,22 @@ def test_grace_and_as_of_change_the_judgement(ws: Workspace) -> None:
     assert (later.missed, later.not_confirmed, later.pending) == (8, 2, 0)
 
 
+def test_a_variant_counts_for_the_unit_it_was_planned_for(ws: Workspace) -> None:
+    A, U = Account.__table__, WorkUnit.__table__  # type: ignore[attr-defined]
+    before = coverage(ws, "hut", now=NOW).campaign("hut").as_dict()
+    papua = sa.select(U.c.id).where(U.c.code == "KANWIL-PAPUA").scalar_subquery()
+    pusat = sa.select(U.c.id).where(U.c.code == "PUSAT").scalar_subquery()
+    moved = A.c.handle == "kptd.ri"
+    with ws.engine.begin() as conn:
+        conn.execute(sa.update(A).where(moved).values(unit_id=papua))  # the account moved
+    try:
+        after = coverage(ws, "hut", now=NOW).campaign("hut").as_dict()
+    finally:
+        with ws.engine.begin() as conn:
+            conn.execute(sa.update(A).where(moved).values(unit_id=pusat))
+    assert after == before
+
+
 def test_all_campaigns_and_unknown_campaign(ws: Workspace) -> None:
     report = coverage(ws, now=NOW)
     assert [c.slug for c in report.campaigns] == ["hut"]
@@ -375,6 +392,15 @@ def test_same_numbers_on_postgresql(database_url: str, tmp_path: Path) -> None:
         ("PUSAT", 3),
         ("KANWIL-BALI", 1),
     ]
+
+
+def test_streaks_skip_pending_and_not_applicable_posts() -> None:
+    on, late, na, wait = Outcome.ON_TIME, Outcome.LATE, Outcome.NOT_APPLICABLE, Outcome.PENDING
+    per_post = [[on, on], [on, late], [on], [na], [on, wait], [on, na], [on], [late, wait]]
+    # judged: 1 ok, 2 broken, 3 ok, (4 n/a), (5 pending), 6 ok, 7 ok, 8 broken
+    assert streaks(per_post) == (6, 4, 0, 3)
+    assert streaks(per_post[:-1]) == (5, 4, 3, 3)
+    assert streaks([]) == (0, 0, 0, 0)
 
 
 # --- formats and the command line -----------------------------------------------------

@@ -86,6 +86,7 @@ CALENDAR_STATUSES = (
     VariantStatus.UNCERTAIN,
     VariantStatus.CANCELLED,
 )
+_IN_CALENDARS = frozenset(str(s) for s in CALENDAR_STATUSES)
 STATE_FILE = ".amplifier-ics.json"
 LOCK_FILE = ".amplifier-ics.lock"
 STATE_VERSION = 1
@@ -467,7 +468,9 @@ def _event_query(by: Grouping) -> sa.Select[Any]:
         .join(U, U.c.id == V.c.unit_id)
         .join(P, P.c.id == V.c.post_id)
         .join(C, C.c.id == P.c.campaign_id)
-        .where(V.c.publish_at.is_not(None), V.c.status.in_(CALENDAR_STATUSES))
+        # the status is checked in Python (_by_group): in SQLite, a filter on it picks the
+        # status index, and reading 100,000 rows through it takes twice as long as a scan
+        .where(V.c.publish_at.is_not(None))
         .order_by(key, V.c.publish_at, V.c.id)
     )
 
@@ -475,7 +478,10 @@ def _event_query(by: Grouping) -> sa.Select[Any]:
 def _by_group(rows: Iterable[Any]) -> Iterator[tuple[int, list[Any]]]:
     current: int | None = None
     batch: list[Any] = []
+    wanted = _IN_CALENDARS
     for row in rows:
+        if row[5] not in wanted:
+            continue
         if row[0] != current:
             if batch and current is not None:
                 yield current, batch

@@ -181,11 +181,6 @@ class Counts:
         on_time, late, missed, not_confirmed, not_applicable, pending = tally
         return cls(on_time, late, missed, not_confirmed, not_applicable, pending, delays)
 
-    def add(self, outcome: Outcome, delay: float | None = None) -> None:
-        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
-        if delay is not None:
-            self.delays.append(delay)
-
     def merge(self, other: Counts) -> None:
         self.on_time += other.on_time
         self.late += other.late

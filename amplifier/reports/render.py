@@ -272,7 +272,7 @@ def _count_cells(c: Counts) -> list[Text]:
 
 
 def _rich_table(title: str, headers: Sequence[str], numeric_from: int) -> Table:
-    """Compact: no vertical rules, numeric headers on two lines, text columns unwrapped."""
+    """Compact: no vertical rules, numeric headers on two lines, the key column unwrapped."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True)
     for i, header in enumerate(headers):
         if i >= numeric_from:
@@ -297,7 +297,7 @@ def renderables(report: Report, sections: Iterable[str] | None = None) -> list[R
             else:
                 table.add_column(header.replace(" ", "\n"), justify="right")
         for e in report.entries:
-            table.add_row(*[f(e) for _, f in LEADERBOARD_COLUMNS])
+            table.add_row(*[Text(f(e)) for _, f in LEADERBOARD_COLUMNS])  # never markup
         legend = f"{_legend(report.as_of, report.grace)}; letters checked on {report.today}"
         return [table, Text(legend, style="dim")]
     chosen = _sections(sections)
@@ -317,9 +317,12 @@ def renderables(report: Report, sections: Iterable[str] | None = None) -> list[R
                 title, [h for h, _ in lead] + [h for h, _ in COUNT_COLUMNS], len(lead)
             )
             for r in camp.breakdown(name):
-                table.add_row(*[f(r) for _, f in lead], *_count_cells(r.counts))
+                table.add_row(*[Text(f(r)) for _, f in lead], *_count_cells(r.counts))
             out.append(table)
     return out
+
+
+MAX_WIDTH = 240
 
 
 def print_report(console: Console, report: Report, sections: Iterable[str] | None = None) -> None:
@@ -332,9 +335,6 @@ def print_report(console: Console, report: Report, sections: Iterable[str] | Non
         wide = console.options.update_width(MAX_WIDTH)
         width = max(console.width, console.measure(item, options=wide).maximum)
         Console(file=console.file, width=min(width, MAX_WIDTH), color_system=None).print(item)
-
-
-MAX_WIDTH = 240
 
 
 def render(report: Report, fmt: str = "table", sections: Iterable[str] | None = None) -> str:
