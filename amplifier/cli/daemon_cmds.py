@@ -131,11 +131,12 @@ def demo(
         out.print(f"outbox (ready-to-copy texts per unit): {data['outbox']}", highlight=False)
         out.print(f"index: {Path(data['outbox']) / 'index.md'}", highlight=False)
         out.print(f"database: {data['database_url']}", highlight=False)
+        again = f"amplifier -w {root} --database-url {data['database_url']}"
+        out.print(f"status:   {again} status", highlight=False)
         out.print(
-            "calendar and report exports are not built yet; "
-            f"inspect with: amplifier -w {root} --database-url {data['database_url']} status",
-            highlight=False,
+            f"calendar: {again} export ics --out {Path(data['folder']) / 'ics'}", highlight=False
         )
+        out.print(f"report:   {again} report coverage", highlight=False)
     remaining = data["statuses"].get("scheduled", 0) + data["statuses"].get("publishing", 0)
     if remaining:
         raise typer.Exit(1)
