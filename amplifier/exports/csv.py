@@ -98,10 +98,13 @@ class _Times:
         self._zones: dict[str, ZoneInfo | None] = {}
 
     @staticmethod
-    def _aware(value: dt.datetime) -> dt.datetime:
+    def _aware(value: dt.datetime | str) -> dt.datetime:
+        """A time read without its column type: SQLite gives its text, naive and in UTC."""
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
-    def utc(self, value: dt.datetime | None) -> str:
+    def utc(self, value: dt.datetime | str | None) -> str:
         if value is None:
             return ""
         found = self._utc.get(value)
@@ -110,7 +113,7 @@ class _Times:
             found = self._utc[value] = text.replace("+00:00", "Z")
         return found
 
-    def local(self, value: dt.datetime | None, tzname: str) -> str:
+    def local(self, value: dt.datetime | str | None, tzname: str) -> str:
         if value is None:
             return ""
         key = (value, tzname)
@@ -140,9 +143,9 @@ def _count(findings: Any) -> int:
 
 def _query() -> sa.Select[Any]:
     # Enums, JSON and times are read without their SQLAlchemy types: converting 100,000
-    # rows of them costs more than writing the file. ``_Times`` makes the times aware.
-    def plain(column: Any, kind: Any = sa.String) -> Any:
-        return sa.type_coerce(column, kind)
+    # rows of them costs more than writing the file. ``_Times`` reads each distinct time once.
+    def plain(column: Any) -> Any:
+        return sa.type_coerce(column, sa.String)
 
     return (
         sa.select(
@@ -157,12 +160,12 @@ def _query() -> sa.Select[Any]:
             A.c.handle,
             plain(V.c.status),
             plain(V.c.review),
-            plain(V.c.publish_at, sa.DateTime()),
-            plain(P.c.central_at, sa.DateTime()),
+            plain(V.c.publish_at),
+            plain(P.c.central_at),
             V.c.text,
             plain(V.c.findings),
             V.c.external_url,
-            plain(V.c.confirmed_at, sa.DateTime()),
+            plain(V.c.confirmed_at),
         )
         .join(A, A.c.id == V.c.account_id)
         .join(U, U.c.id == V.c.unit_id)

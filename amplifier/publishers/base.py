@@ -18,8 +18,10 @@ What ``publish`` may raise tells the daemon what to do next::
     │   └── PermanentPublishError    give up: the variant becomes ``failed`` with the reason
     └── PublisherConfigError         the publisher's options are wrong; carries .option
 
-Any other exception counts as transient. A result with an ``external_url`` confirms the
-variant at once; one without waits for a person to confirm the link.
+Any other exception (a bare ``PublishError`` too) leaves the outcome unknown: the variant
+becomes ``uncertain`` and waits for a person (``amplifier confirm`` or ``retry``); it is
+never retried by itself. A result with an ``external_url`` confirms the variant at once;
+one without waits for a person to confirm the link.
 
 Writing a third-party publisher
 -------------------------------
