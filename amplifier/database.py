@@ -133,13 +133,44 @@ def ensure_schema(engine: Engine) -> None:
 
 
 def update_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """``UPDATE table SET … WHERE id = :_id`` for many rows, one executemany per set of
-    columns (rows that change the same columns go together)."""
+    """``UPDATE table SET … WHERE id = :_id`` for many rows.
+
+    Rows that set the very same values (a dispatch batch that was all published, say) are
+    one ``UPDATE … WHERE id IN (…)``; the others go as one executemany per set of columns.
+    """
+    same: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+        key = _values_key(row)
+        if key is None:
+            by_columns.setdefault(tuple(sorted(row)), []).append(row)
+        else:
+            same.setdefault(key, []).append(row)
+    for group in same.values():
+        if len(group) == 1:
+            by_columns.setdefault(tuple(sorted(group[0])), []).append(group[0])
+            continue
+        values = {k: v for k, v in group[0].items() if k != "_id"}
+        ids = [row["_id"] for row in group]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            conn.execute(sa.update(table).where(table.c.id.in_(chunk)).values(values))
     for batch in by_columns.values():
         conn.execute(sa.update(table).where(table.c.id == sa.bindparam("_id")), batch)
+
+
+def _values_key(row: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What a row sets, as a key: equal keys mean equal values (None if not hashable)."""
+    key = tuple(
+        (name, type(value), repr(value) if isinstance(value, list | dict) else value)
+        for name, value in sorted(row.items())
+        if name != "_id"
+    )
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def session(engine: Engine) -> Session:

@@ -323,16 +323,27 @@ class Dispatcher:
         """Expired leases → retried or uncertain; too-late variants → missed (with reasons)."""
         now = now or utcnow()
         counts: Counter[str] = Counter()
+        A = Account.__table__  # type: ignore[attr-defined]
         with self.ws.engine.begin() as conn:
+            # Two queries, not a join: joined, SQLite may read every variant of every
+            # account (once ANALYZE has run) instead of the few with an expired lease.
             expired = conn.execute(
-                sa.select(V.c.id, V.c.claimed_by, Account.__table__.c.mode)  # type: ignore[attr-defined]
-                .join(Account.__table__, Account.__table__.c.id == V.c.account_id)  # type: ignore[attr-defined]
-                .where(V.c.status == VariantStatus.PUBLISHING, V.c.lease_until < now)
+                sa.select(V.c.id, V.c.account_id).where(
+                    V.c.status == VariantStatus.PUBLISHING, V.c.lease_until < now
+                )
             ).all()
+            modes: dict[int, str] = {}
+            if expired:
+                accounts = {r.account_id for r in expired}
+                query = sa.select(A.c.id, A.c.mode).where(A.c.id.in_(accounts))
+                modes = {r.id: str(r.mode) for r in conn.execute(query)}
             retry = [
-                r.id for r in expired if self.publisher(self.publisher_name(str(r.mode))).idempotent
+                r.id
+                for r in expired
+                if self.publisher(self.publisher_name(modes[r.account_id])).idempotent
             ]
-            unsure = [r.id for r in expired if r.id not in set(retry)]
+            retrying = set(retry)
+            unsure = [r.id for r in expired if r.id not in retrying]
             if retry:
                 conn.execute(
                     sa.update(V)

@@ -86,6 +86,11 @@ class Daemon:
         self.on_dispatch = on_dispatch
         self.digests = digests
         self.stopped = threading.Event()
+        # Held by a job while it changes the scheduler's jobs. APScheduler's shutdown holds
+        # the job store lock while it waits for running jobs, so a job that reached for the
+        # jobs then would wait for ever: shutdown takes this lock first, and once stopping,
+        # jobs leave the scheduler alone.
+        self._jobs_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(max_workers=2)},
@@ -128,6 +133,8 @@ class Daemon:
 
     def shutdown(self) -> None:
         self.dispatcher.stop()
+        with self._jobs_lock:  # no job is changing the jobs now, and none will
+            pass
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.dispatcher.close()
@@ -168,14 +175,17 @@ class Daemon:
             ).scalars()
             minutes = {_minute(m) for m in rows if m is not None}
         wanted = {MINUTE_JOB + m.isoformat(): m for m in minutes}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith(MINUTE_JOB) and job.id not in wanted:
-                job.remove()
-        for job_id, minute in wanted.items():
-            if self.scheduler.get_job(job_id) is None:
-                self.scheduler.add_job(
-                    self.dispatch, DateTrigger(run_date=minute, timezone=dt.UTC), id=job_id
-                )
+        with self._jobs_lock:
+            if self.dispatcher.stopping:
+                return len(wanted)
+            for job in self.scheduler.get_jobs():
+                if job.id.startswith(MINUTE_JOB) and job.id not in wanted:
+                    job.remove()
+            for job_id, minute in wanted.items():
+                if self.scheduler.get_job(job_id) is None:
+                    self.scheduler.add_job(
+                        self.dispatch, DateTrigger(run_date=minute, timezone=dt.UTC), id=job_id
+                    )
         return len(wanted)
 
     def schedule_digests(self) -> None:

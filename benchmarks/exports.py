@@ -16,8 +16,9 @@ of statuses (scheduled 80 %, published 10 % with a URL, cancelled 5 %, held 3 %,
     changed events get SEQUENCE 1 (the count is checked);
 (c) ``export_csv(ws, file, bom=True)``: one row per variant.
 
-Targets: (a), (b), (c) ≤ 10 s each for 100,000 variants. After the runs, a sample of the
-calendars is parsed back with ``icalendar`` and the events counted, as a check.
+Targets: (a), (b), (c) ≤ 10 s each for 100,000 variants. Each ICS export starts without
+the process's VTIMEZONE cache, as a fresh ``amplifier export ics`` would. After the runs,
+a sample of the calendars is parsed back with ``icalendar`` and the events counted.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ import sqlalchemy as sa
 import amplifier
 from amplifier.database import update_rows
 from amplifier.exports import export_csv, export_ics
-from amplifier.exports.ics import CALENDAR_STATUSES
+from amplifier.exports.ics import CALENDAR_STATUSES, _vtimezone
 from amplifier.models import Account, CentralPost, Variant, WorkUnit
 from amplifier.plan import idempotency_key
 from amplifier.vocab import ReviewState, VariantStatus
@@ -216,10 +217,12 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
         folder = work / f"ics-{i}"
         shutil.rmtree(folder, ignore_errors=True)
         log(f"repetition {i + 1}/{opts.repeat}: ICS")
+        _vtimezone.cache_clear()  # as in a fresh `amplifier export ics` process
         with first.measure():
             report = export_ics(ws, folder, by=["unit"])
         assert report.new == expected, (report.new, expected)
         moved = move_times(ws, MOVED_SHARE)
+        _vtimezone.cache_clear()
         with again.measure():
             report = export_ics(ws, folder, by=["unit"])
         assert report.changed == moved, (report.changed, moved)
@@ -284,15 +287,20 @@ def render_report(result: dict[str, Any]) -> str:
         f"{'per 100k s':>10} {'target':>7}  verdict"
     )
     lines += [header, "-" * len(header)]
+    mark = "*" if scale != 1 else ""
     for s in result["scenarios"].values():
         lines.append(
             f"{s['label']:<46} {s['variants']:>9,} {s['median_seconds']:>9.3f} "
             f"{s['variants_per_second']:>11,.0f} {s['median_seconds'] * scale:>10.2f} "
-            f"{'≤ ' + format(s['target_seconds'], 'g'):>7}  {'PASS' if s['pass'] else 'FAIL'}"
+            f"{'≤ ' + format(s['target_seconds'], 'g'):>7}  {'PASS' if s['pass'] else 'FAIL'}{mark}"
         )
     lines.append("")
     if scale != 1:
-        lines.append("per 100k s: the median scaled linearly to 100,000 variants.")
+        lines.append(
+            "per 100k s: the median scaled linearly to 100,000 variants. * Indicative only: "
+            "fixed costs (building the VTIMEZONEs, about 0.3-0.6 s) are scaled too; the "
+            "targets are judged on the full 100,000."
+        )
     check = result["checks"][-1]
     lines.append(
         f"check: {check['calendars']:,} calendars hold {check['events']:,} events "
@@ -337,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     if opts.json_path is not None:
         opts.json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
         print(f"results written to {opts.json_path}")
-    failed = [s for s in result["scenarios"].values() if not s["pass"]]
+    full = result["parameters"]["variants"] >= 100_000
+    failed = full and any(not s["pass"] for s in result["scenarios"].values())
     return 1 if failed or not all(c["ok"] for c in result["checks"]) else 0
 
 

@@ -70,6 +70,7 @@ class Receiver(ThreadingHTTPServer):
         self.delay = delay
         self.slow_seconds = slow_seconds
         self.faults: dict[str, list[str]] = {}
+        self.hold_after: int | None = None  # from this many requests on, answer slowly
         self.requests: list[Request] = []
         self.bad_signatures = 0
         self.lock = threading.Lock()
@@ -82,6 +83,9 @@ class Receiver(ThreadingHTTPServer):
         with self.lock:
             planned = self.faults.get(key)
             fault = planned.pop(0) if planned else "ok"
+            held = self.hold_after is not None and len(self.requests) >= self.hold_after
+        if held:
+            return 200, 0.5, {}
         if fault == "429":
             return 429, 0.0, {"Retry-After": "1"}
         if fault in ("500", "400"):
@@ -359,12 +363,16 @@ def test_sigkill_mid_batch_then_restart_publishes_nothing_twice_and_loses_nothin
     first = daemons(ws, "e2e-first")
     first.wait_started()
 
-    # the first batch (200) is recorded, then the daemon dies inside the second
+    # the first batch (200) is recorded, then the daemon dies inside the second (which
+    # the receiver slows down after 15 requests, so that it is surely still running)
+    hook.hold_after = 215
+
     def mid_second_batch() -> bool:
         return counts(ws)["published"] >= 200 and hook.seen() >= 215
 
     wait_for(mid_second_batch, 40, "the first batch was not recorded", first)
     first.kill()
+    hook.hold_after = None
     killed = variants(ws)
     in_flight = {v.id for v in killed.values() if v.status == VariantStatus.PUBLISHING}
     assert in_flight and all(killed[i].claimed_by == "e2e-first" for i in in_flight)

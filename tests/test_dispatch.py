@@ -657,3 +657,27 @@ def test_the_daemon_job_count_stays_small_with_many_variants(
         daemon.stop()
         daemon.shutdown()
     assert status(ws)["by_status"] == {"scheduled": total}  # nothing was due yet
+
+
+def test_stopping_the_daemon_during_a_sweep_does_not_hang(
+    build: Callable[..., Workspace], fake: FakeFactory
+) -> None:
+    publishing = threading.Event()
+
+    def slow(item: PublishItem, n: int) -> PublishResult:
+        publishing.set()
+        time.sleep(0.3)
+        return ok(item, n)
+
+    fake(behaviour=slow)
+    ws = build(platforms=("x", "instagram"))
+    make_due(ws)
+    daemon = Daemon(ws, worker="stop:1", digests=False)
+    daemon.start()
+    assert publishing.wait(30)  # the first sweep is publishing when SIGTERM comes
+    daemon.stop()
+    shutdown = threading.Thread(target=daemon.shutdown, daemon=True)
+    shutdown.start()
+    shutdown.join(20)
+    assert not shutdown.is_alive(), "the daemon hung while stopping"
+    assert status(ws)["by_status"] == {"published": 2}  # the batch in flight finished

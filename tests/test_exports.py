@@ -28,7 +28,7 @@ from amplifier.models import Variant
 from amplifier.status import cancel_variant
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
-from tests.conftest import MINIMAL_ORG
+from tests.conftest import MINIMAL_ORG, WorkspaceFactory
 
 V = Variant.__table__  # type: ignore[attr-defined]
 
@@ -195,6 +195,17 @@ def test_uids_stable_and_sequence_rises_when_the_time_changes(
     assert int(events(path)[moved]["SEQUENCE"]) == 2
 
 
+def test_a_damaged_state_file_restarts_sequences(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "ics"
+    export_ics(ws, out)
+    damaged = ("[]", '{"version": 1, "events": []}', '{"version": 1, "events": {"k": 3}}', "{")
+    for damage in damaged:
+        (out / ".amplifier-ics.json").write_text(damage)
+        report = export_ics(ws, out)
+        assert report.events == 6
+    assert json.loads((out / ".amplifier-ics.json").read_text())["version"] == 1
+
+
 def test_cancelled_variants_stay_as_cancelled_events(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "ics"
     export_ics(ws, out)
@@ -345,3 +356,32 @@ def test_export_commands(ws: Workspace, tmp_path: Path) -> None:
     code, stdout, _ = invoke(ws, "export", "csv")
     assert code == 0
     assert len(list(csv.DictReader(io.StringIO(stdout)))) == 6
+
+
+def test_exports_and_confirm_on_each_database(
+    make_workspace: WorkspaceFactory, database_url: str, tmp_path: Path
+) -> None:
+    """Times, enums and JSON are read raw for speed: SQLite gives text, PostgreSQL objects."""
+    from amplifier.confirm import confirm_variant
+
+    root = make_workspace(org=ORG, calendars={"hut.yaml": CALENDAR})
+    ws = Workspace.open(root, database_url=database_url)
+    ws.sync()
+    ws.plan()
+    variants = {v.id: v for v in ws.variants()}
+    x = next(v for v in variants.values() if v.unit_id == 1)
+    confirm_variant(ws, x.id or 0, "https://x.com/kptd_ri/status/1790000000000000001")
+    report = export_ics(ws, tmp_path / "ics", by=["unit", "campaign"])
+    assert report.events == 6
+    found = events(tmp_path / "ics" / "campaigns" / "hut.ics")
+    for vid, event in found.items():
+        assert event.decoded("DTSTART") == variants[vid].publish_at
+    assert str(found[x.id or 0]["URL"]).startswith("https://x.com/kptd_ri/status/")
+    stream = io.StringIO(newline="")
+    export_csv(ws, stream)
+    rows = {int(r["variant"]): r for r in csv.DictReader(io.StringIO(stream.getvalue()))}
+    assert len(rows) == 6 and rows[x.id or 0]["status"] == "published"
+    assert rows[x.id or 0]["confirmed_at_utc"].endswith("Z") and rows[x.id or 0]["findings"] == "0"
+    for vid, row in rows.items():
+        assert dt.datetime.fromisoformat(row["publish_at_local"]) == variants[vid].publish_at
+    ws.engine.dispose()

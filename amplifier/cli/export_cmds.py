@@ -53,9 +53,12 @@ def ics(
     ] = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """Write iCalendar files: units/<CODE>.ics, accounts/<platform>-<handle>.ics,
-    campaigns/<slug>.ics. File names and event UIDs stay the same from one export to the
-    next, so calendar apps can subscribe to them."""
+    """Write one iCalendar file per unit, account or campaign, to subscribe to.
+
+    Files: units/<CODE>.ics, accounts/<platform>-<handle>.ics, campaigns/<slug>.ics. File
+    names and event UIDs stay the same from one export to the next; SEQUENCE rises when a
+    time or status changes.
+    """
     from amplifier.exports import export_ics
 
     ws = state(ctx).open()
@@ -187,4 +190,5 @@ def confirm(
     out.print(
         f"variant {variant} confirmed: {result.status}{detail}; {escape(result.url)}",
         highlight=False,
+        soft_wrap=True,
     )
