@@ -22,6 +22,7 @@ from typing import Any
 from amplifier import platforms
 from amplifier.errors import WorkspaceError
 from amplifier.findings import Finding
+from amplifier.models import ACCOUNTS, CAMPAIGNS, POSTS, UNITS, VARIANTS
 from amplifier.policy.config import PolicySettings, RequireSpec
 from amplifier.policy.lexicon import Lexicon, LexiconError
 from amplifier.policy.required import check_required
@@ -177,15 +178,13 @@ def check_workspace_and_variants(ws: Any, *, today: Any = None) -> CheckReport:
     """Run the guideline on the workspace files and collect the planned variants' findings."""
     import sqlalchemy as sa
 
-    from amplifier.models import Account, CentralPost, Variant, WorkUnit
-    from amplifier.models import Campaign as CampaignRow
     from amplifier.policy.governance import check_workspace
     from amplifier.vocab import VariantStatus
 
     files = ws.files
     found = check_workspace(files, files.settings.policy, today=today)
-    V, A, U = Variant.__table__, Account.__table__, WorkUnit.__table__  # type: ignore[attr-defined]
-    P, C = CentralPost.__table__, CampaignRow.__table__  # type: ignore[attr-defined]
+    V, A, U = VARIANTS, ACCOUNTS, UNITS
+    P, C = POSTS, CAMPAIGNS
     rows: list[dict[str, Any]] = []
     with ws.engine.connect() as conn:
         query = (

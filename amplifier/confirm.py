@@ -64,7 +64,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import sqlalchemy as sa
 
 from amplifier.errors import InvalidOperation, NotFound
-from amplifier.models import Account, Variant, utcnow
+from amplifier.models import ACCOUNTS, VARIANTS, utcnow
 from amplifier.vocab import VariantStatus
 
 if TYPE_CHECKING:
@@ -79,8 +79,8 @@ __all__ = [
     "read_confirmations",
 ]
 
-V = Variant.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
+V = VARIANTS
+A = ACCOUNTS
 
 #: confirming one of these says it went out: it becomes ``published``
 BECOMES_PUBLISHED = (

@@ -25,12 +25,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from amplifier.dispatch import DispatchReport
-from amplifier.models import Variant, utcnow
+from amplifier.models import VARIANTS, utcnow
 from amplifier.schedule import Daemon
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
 
-V = Variant.__table__  # type: ignore[attr-defined]
+V = VARIANTS
 FINAL = (
     VariantStatus.PUBLISHED,
     VariantStatus.FAILED,

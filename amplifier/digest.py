@@ -17,7 +17,15 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from amplifier.models import Account, Admin, AdminLink, DigestRun, Variant, WorkUnit, utcnow
+from amplifier.models import (
+    ACCOUNTS,
+    ADMIN_LINKS,
+    ADMINS,
+    DIGEST_RUNS,
+    UNITS,
+    VARIANTS,
+    utcnow,
+)
 from amplifier.vocab import AccountMode, ReviewState, VariantStatus
 
 if TYPE_CHECKING:
@@ -60,8 +68,8 @@ def build_digests(ws: Workspace, zone: str, day: dt.date) -> list[Digest]:
     tz = ZoneInfo(zone)
     start = dt.datetime.combine(day, dt.time(0), tz).astimezone(dt.UTC)
     end = start + dt.timedelta(days=1)
-    V, A, U = Variant.__table__, Account.__table__, WorkUnit.__table__  # type: ignore[attr-defined]
-    L, M = AdminLink.__table__, Admin.__table__  # type: ignore[attr-defined]
+    V, A, U = VARIANTS, ACCOUNTS, UNITS
+    L, M = ADMIN_LINKS, ADMINS
     digests: dict[int, Digest] = {}
     with ws.engine.connect() as conn:
         rows = conn.execute(
@@ -122,7 +130,7 @@ def send_digests(
     """Send today's digests for ``zone`` once across all daemons; return how many went out."""
     now = now or utcnow()
     day = now.astimezone(ZoneInfo(zone)).date()
-    runs = DigestRun.__table__  # type: ignore[attr-defined]
+    runs = DIGEST_RUNS
     try:
         with ws.engine.begin() as conn:
             conn.execute(sa.insert(runs).values(zone=zone, day=day, worker=worker, sent_at=now))

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from amplifier.database import update_rows
-from amplifier.models import Account, Campaign, CentralPost, Delivery, Variant, WorkUnit, utcnow
+from amplifier.models import (
+    ACCOUNTS,
+    CAMPAIGNS,
+    DELIVERIES,
+    POSTS,
+    UNITS,
+    VARIANTS,
+    utcnow,
+)
 from amplifier.publishers import load_publisher
 from amplifier.publishers.base import (
     PermanentPublishError,
@@ -42,8 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("amplifier.dispatch")
 
-V = Variant.__table__  # type: ignore[attr-defined]
-D = Delivery.__table__  # type: ignore[attr-defined]
+V = VARIANTS
+D = DELIVERIES
 
 
 @dataclass
@@ -151,8 +159,8 @@ class Dispatcher:
         return items
 
     def _items(self, conn: sa.Connection, claimed: dict[int, int]) -> list[_Claim]:
-        A, U = Account.__table__, WorkUnit.__table__  # type: ignore[attr-defined]
-        P, C = CentralPost.__table__, Campaign.__table__  # type: ignore[attr-defined]
+        A, U = ACCOUNTS, UNITS
+        P, C = POSTS, CAMPAIGNS
         query = (
             sa.select(
                 V.c.id,
@@ -323,7 +331,7 @@ class Dispatcher:
         """Expired leases → retried or uncertain; too-late variants → missed (with reasons)."""
         now = now or utcnow()
         counts: Counter[str] = Counter()
-        A = Account.__table__  # type: ignore[attr-defined]
+        A = ACCOUNTS
         with self.ws.engine.begin() as conn:
             # Two queries, not a join: joined, SQLite may read every variant of every
             # account (once ANALYZE has run) instead of the few with an expired lease.

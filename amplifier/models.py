@@ -238,3 +238,22 @@ class DigestRun(SQLModel, table=True):
     worker: str | None = None
     sent_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     items: int = 0
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, sa.Table)
+    return table
+
+
+# Core table handles for bulk statements (decision 5 of the design: Core, not the ORM).
+UNITS = _table(WorkUnit)
+ACCOUNTS = _table(Account)
+ADMINS = _table(Admin)
+ADMIN_LINKS = _table(AdminLink)
+CAMPAIGNS = _table(Campaign)
+POSTS = _table(CentralPost)
+VARIANTS = _table(Variant)
+DELIVERIES = _table(Delivery)
+BLACKOUTS = _table(Blackout)
+DIGEST_RUNS = _table(DigestRun)

@@ -29,7 +29,7 @@ from amplifier.database import update_rows
 from amplifier.errors import NotFound
 from amplifier.findings import Finding
 from amplifier.load.source import suggest
-from amplifier.models import Account, Campaign, CentralPost, Variant, WorkUnit, utcnow
+from amplifier.models import VARIANTS, Account, Campaign, CentralPost, WorkUnit, utcnow
 from amplifier.policy.config import RequireSpec
 from amplifier.render import (
     Renderer,
@@ -365,7 +365,7 @@ class Planner:
 
 
 def _status_counts(ws: Workspace, post_ids: list[int | None]) -> Counter[str]:
-    t = Variant.__table__  # type: ignore[attr-defined]
+    t = VARIANTS
     ids = [i for i in post_ids if i is not None]
     counts: Counter[str] = Counter()
     with ws.engine.connect() as conn:
@@ -394,7 +394,7 @@ def _top_source(chain: tuple[str, ...]) -> str:
 
 
 def _existing(conn: Connection, post_ids: list[int | None]) -> dict[tuple[int, int], _Existing]:
-    t = Variant.__table__  # type: ignore[attr-defined]
+    t = VARIANTS
     out: dict[tuple[int, int], _Existing] = {}
     ids = [i for i in post_ids if i is not None]
     for start in range(0, len(ids), 500):
@@ -424,7 +424,7 @@ def _existing(conn: Connection, post_ids: list[int | None]) -> dict[tuple[int, i
 
 def _write(conn: Connection, *batches: list[dict[str, Any]]) -> None:
     """Bulk writes through Core: one executemany per batch shape."""
-    t = Variant.__table__  # type: ignore[attr-defined]
+    t = VARIANTS
     inserts, *updates = batches
     if inserts:
         conn.execute(sa.insert(t), inserts)

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from amplifier.errors import InvalidOperation
 from amplifier.findings import blocking
-from amplifier.models import Account, Campaign, CentralPost, Variant, WorkUnit, utcnow
+from amplifier.models import VARIANTS, Account, Campaign, CentralPost, Variant, WorkUnit, utcnow
 from amplifier.vocab import ReviewState, VariantStatus
 
 if TYPE_CHECKING:
@@ -134,6 +134,6 @@ def review_queue(ws: Workspace, state: ReviewState = ReviewState.NEEDS_REVIEW) -
 
 def counts(ws: Workspace) -> dict[str, int]:
     with ws.engine.connect() as conn:
-        t = Variant.__table__  # type: ignore[attr-defined]
+        t = VARIANTS
         rows = conn.execute(sa.select(t.c.review, sa.func.count()).group_by(t.c.review)).all()
     return {str(state): n for state, n in rows}

@@ -38,7 +38,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from amplifier.dispatch import Dispatcher, DispatchReport
-from amplifier.models import Variant, WorkUnit, utcnow
+from amplifier.models import UNITS, VARIANTS, utcnow
 from amplifier.vocab import ReviewState, VariantStatus
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ class Daemon:
     def refresh_minutes(self, now: dt.datetime | None = None) -> int:
         """Make the minute jobs match the upcoming publish minutes in the database."""
         now = now or utcnow()
-        t = Variant.__table__  # type: ignore[attr-defined]
+        t = VARIANTS
         with self.ws.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(t.c.due_at)
@@ -192,7 +192,7 @@ class Daemon:
         from amplifier.digest import send_digests
 
         hour, minute = (int(p) for p in self.settings.digest_at.split(":"))
-        t = WorkUnit.__table__  # type: ignore[attr-defined]
+        t = UNITS
         with self.ws.engine.connect() as conn:
             zones = sorted(
                 conn.execute(sa.select(t.c.timezone).where(t.c.active).distinct()).scalars()

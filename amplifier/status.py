@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from amplifier.errors import InvalidOperation, NotFound
-from amplifier.models import Variant, utcnow
+from amplifier.models import VARIANTS, utcnow
 from amplifier.plan import HAND_CANCELLED
 from amplifier.vocab import ReviewState, VariantStatus
 
 if TYPE_CHECKING:
     from amplifier.workspace import Workspace
 
-V = Variant.__table__  # type: ignore[attr-defined]
+V = VARIANTS
 RETRYABLE = (VariantStatus.FAILED, VariantStatus.MISSED, VariantStatus.UNCERTAIN)
 CANCELLABLE = (
     VariantStatus.PENDING,

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from amplifier.load import LoadedWorkspace
 from amplifier.load.schema import CampaignSpec, PostSpec, Targets
 from amplifier.models import (
+    BLACKOUTS,
     Account,
     Admin,
     AdminLink,
@@ -234,7 +235,7 @@ def sync_workspace(
             Blackout,
             ("key",),
             blackout_rows,
-            only=Blackout.__table__.c.kind == WORKSPACE_BLACKOUT_KIND,  # type: ignore[attr-defined]
+            only=BLACKOUTS.c.kind == WORKSPACE_BLACKOUT_KIND,
         )
         if dry_run:
             tx.rollback()

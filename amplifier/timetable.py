@@ -26,6 +26,8 @@ from sqlmodel import Session, col, select
 from amplifier.database import update_rows
 from amplifier.errors import InvalidOperation, NotFound
 from amplifier.models import (
+    BLACKOUTS,
+    VARIANTS,
     Account,
     Blackout,
     Campaign,
@@ -53,7 +55,7 @@ from amplifier.vocab import ReviewState, VariantStatus
 if TYPE_CHECKING:
     from amplifier.workspace import Workspace
 
-V = Variant.__table__  # type: ignore[attr-defined]
+V = VARIANTS
 EMBARGO = "embargo"
 TIMEABLE = (VariantStatus.PENDING, VariantStatus.SCHEDULED, VariantStatus.UNSCHEDULED)
 TAKEN = (VariantStatus.SCHEDULED, VariantStatus.PUBLISHING, VariantStatus.PUBLISHED)
@@ -176,7 +178,7 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
         ids[key] = r.id
         slugs[key] = slug
     files = ws.files
-    B = Blackout.__table__  # type: ignore[attr-defined]
+    B = BLACKOUTS
     stored = session.execute(sa.select(B).where(B.c.active == sa.true())).all()
     blackouts = build_blackouts(
         years_between(lo, hi + dt.timedelta(days=2)),
@@ -342,7 +344,7 @@ def hold(ws: Workspace, *, now: dt.datetime | None = None) -> int:
     """Hold every pending or scheduled variant whose time (or central time) an active
     embargo covers; return how many were newly held."""
     now = now or utcnow()
-    B = Blackout.__table__  # type: ignore[attr-defined]
+    B = BLACKOUTS
     with ws.engine.connect() as conn:
         active = conn.execute(
             sa.select(sa.func.count()).where(B.c.kind == EMBARGO, B.c.active == sa.true())

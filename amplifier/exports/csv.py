@@ -36,7 +36,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
-from amplifier.models import Account, Campaign, CentralPost, Variant, WorkUnit
+from amplifier.models import (
+    ACCOUNTS,
+    CAMPAIGNS,
+    POSTS,
+    UNITS,
+    VARIANTS,
+)
 
 if TYPE_CHECKING:
     from amplifier.workspace import Workspace
@@ -66,11 +72,11 @@ COLUMNS = (
 BOM = "\ufeff"
 _FORMULA_START = "=+-@\t\r"
 
-V = Variant.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
-U = WorkUnit.__table__  # type: ignore[attr-defined]
-P = CentralPost.__table__  # type: ignore[attr-defined]
-C = Campaign.__table__  # type: ignore[attr-defined]
+V = VARIANTS
+A = ACCOUNTS
+U = UNITS
+P = POSTS
+C = CAMPAIGNS
 
 
 @dataclass

@@ -60,7 +60,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from amplifier.errors import InvalidOperation
-from amplifier.models import Account, Campaign, CentralPost, Variant, WorkUnit, utcnow
+from amplifier.models import (
+    ACCOUNTS,
+    CAMPAIGNS,
+    POSTS,
+    UNITS,
+    VARIANTS,
+    utcnow,
+)
 from amplifier.publishers.outbox import safe_name, write_atomic
 from amplifier.vocab import VariantStatus
 
@@ -105,11 +112,11 @@ PLATFORM_NAMES = {
     "threads": "Threads",
 }
 
-V = Variant.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
-U = WorkUnit.__table__  # type: ignore[attr-defined]
-P = CentralPost.__table__  # type: ignore[attr-defined]
-C = Campaign.__table__  # type: ignore[attr-defined]
+V = VARIANTS
+A = ACCOUNTS
+U = UNITS
+P = POSTS
+C = CAMPAIGNS
 
 
 @dataclass

@@ -69,7 +69,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from amplifier.errors import NotFound
-from amplifier.models import Account, Campaign, CentralPost, Variant, WorkUnit, utcnow
+from amplifier.models import (
+    ACCOUNTS,
+    CAMPAIGNS,
+    POSTS,
+    UNITS,
+    VARIANTS,
+    utcnow,
+)
 from amplifier.render.context import zone_abbreviation
 from amplifier.vocab import AccountMode, ReviewState, VariantStatus
 
@@ -400,8 +407,8 @@ def judge(
     now = now or utcnow()
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    V, A, U = Variant.__table__, Account.__table__, WorkUnit.__table__  # type: ignore[attr-defined]
-    P, C = CentralPost.__table__, Campaign.__table__  # type: ignore[attr-defined]
+    V, A, U = VARIANTS, ACCOUNTS, UNITS
+    P, C = POSTS, CAMPAIGNS
     with ws.engine.connect() as conn:
         camp_q = sa.select(
             C.c.id, C.c.slug, C.c.title, C.c.period_start, C.c.period_end, C.c.active

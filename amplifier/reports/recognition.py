@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from amplifier.errors import NotFound
-from amplifier.models import Account, Admin, AdminLink
+from amplifier.models import ACCOUNTS, ADMIN_LINKS, ADMINS
 from amplifier.reports.coverage import (
     DEFAULT_GRACE,
     LATE,
@@ -251,7 +251,7 @@ def _attach_admins(
 ) -> None:
     if not entries:
         return
-    L, M, A = AdminLink.__table__, Admin.__table__, Account.__table__  # type: ignore[attr-defined]
+    L, M, A = ADMIN_LINKS, ADMINS, ACCOUNTS
     with ws.engine.connect() as conn:
         links = conn.execute(
             sa.select(
