@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.browser import chromium, page  # noqa: F401  (fixtures for the browser tests)
+
 REPO = Path(__file__).resolve().parents[1]
 POSTGRES_ENV = "AMPLIFIER_TEST_POSTGRES_URL"
 
@@ -126,3 +128,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 f"skipped and {_postgres_outcomes['passed']} passed: PostgreSQL must be reachable",
                 red=True,
             )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if {"page", "chromium"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
