@@ -341,3 +341,117 @@ def test_any_yaml_gives_problems_never_a_crash(
     except WorkspaceError as exc:
         assert exc.problems
         assert all(p.line >= 1 and p.column >= 1 and p.message for p in exc.problems)
+
+
+# --- references across files: settings → org, quiet periods → campaigns --------------
+
+
+BAD_BLACKOUTS = """\
+blackouts:
+  - key: berkabung
+    name: Masa berkabung
+    starts: 2027-06-05T00:00:00+07:00
+    ends: 2027-06-06T00:00:00+07:00
+    campaigns: [hari-pelayanan, hut-ri]
+  - key: berkabung
+    name: Masa berkabung (salinan)
+    starts: 2027-06-05T00:00:00+07:00
+    ends: 2027-06-06T00:00:00+07:00
+"""
+
+QUIET = """\
+quiet_periods:
+  - key: pilkada-2027
+    name: Masa tenang Pilkada
+    starts: 2027-06-20T00:00:00+07:00
+    ends: 2027-06-23T00:00:00+07:00
+    campaigns: [hari-pelayann]
+    scope: {regions: [Atlantis]}
+holidays:
+  - date: 2027-06-10
+    name: Hari jadi kota
+    scope: {units: [KANWIL-BAL]}
+"""
+
+
+def test_quiet_periods_and_holidays_name_known_campaigns_and_units(
+    make_workspace: WorkspaceFactory,
+) -> None:
+    calendars = {"a.yaml": CALENDAR, "b.yaml": QUIET, "c.yaml": BAD_BLACKOUTS + QUIET}
+    got = sorted(
+        (p.file, p.line, p.key, p.message) for p in problems_of(make_workspace(calendars=calendars))
+    )
+    assert got == [
+        ("calendars/b.yaml", 6, "quiet_periods[0].campaigns[0]",
+         "unknown campaign 'hari-pelayann' (did you mean 'hari-pelayanan'?)"),
+        ("calendars/b.yaml", 7, "quiet_periods[0].scope.regions[0]", "unknown region 'Atlantis'"),
+        ("calendars/b.yaml", 11, "holidays[0].scope.units[0]",
+         "unknown unit 'KANWIL-BAL' (did you mean 'KANWIL-BALI'?)"),
+        ("calendars/c.yaml", 6, "blackouts[0].campaigns[1]", "unknown campaign 'hut-ri'"),
+        ("calendars/c.yaml", 7, "blackouts[1].key",
+         "duplicate blackout key 'berkabung' (first at calendars/c.yaml:2)"),
+        ("calendars/c.yaml", 12, "quiet_periods[0].key",
+         "duplicate quiet period key 'pilkada-2027' (first at calendars/b.yaml:2)"),
+        ("calendars/c.yaml", 16, "quiet_periods[0].campaigns[0]",
+         "unknown campaign 'hari-pelayann' (did you mean 'hari-pelayanan'?)"),
+        ("calendars/c.yaml", 17, "quiet_periods[0].scope.regions[0]", "unknown region 'Atlantis'"),
+        ("calendars/c.yaml", 21, "holidays[0].scope.units[0]",
+         "unknown unit 'KANWIL-BAL' (did you mean 'KANWIL-BALI'?)"),
+    ]  # fmt: skip
+
+
+def test_a_quiet_period_may_name_a_campaign_of_another_file(
+    make_workspace: WorkspaceFactory,
+) -> None:
+    quiet = QUIET.replace("hari-pelayann", "hari-pelayanan").replace(
+        "    scope: {regions: [Atlantis]}\n", ""
+    )
+    quiet = quiet.replace("KANWIL-BAL]", "KANWIL-BALI]")
+    loaded = load_workspace(make_workspace(calendars={"a.yaml": CALENDAR, "b.yaml": quiet}))
+    assert [q.campaigns for q in loaded.quiet_periods] == [["hari-pelayanan"]]
+
+
+def test_posting_hours_by_unit_names_known_units(make_workspace: WorkspaceFactory) -> None:
+    settings = '[timing.posting_hours_by_unit]\nKANWIL-BALI = "08:00-20:00"\nKANWL-BALI = "x"\n'
+    settings = settings.replace('"x"', '"09:00-17:00"')
+    p = only(problems_of(make_workspace(settings=settings)))
+    assert (p.file, p.line, p.column) == ("amplifier.toml", 3, 1)
+    assert p.key == "timing.posting_hours_by_unit.KANWL-BALI"
+    assert p.message == "unknown unit 'KANWL-BALI' (did you mean 'KANWIL-BALI'?)"
+
+
+def test_publisher_names_are_checked_when_loading(make_workspace: WorkspaceFactory) -> None:
+    settings = (
+        "[publishing]\n"
+        'manual = "outbx"\n'
+        'api = "webhook"\n'
+        "[publishing.publishers.webhook]\n"
+        'url = "https://humas.example.go.id/hook"\n'
+        'secret = "plain text"\n'
+        "[publishing.publishers.telegram]\n"
+        'chat = "x"\n'
+    )
+    got = [(p.line, p.key, p.message) for p in problems_of(make_workspace(settings=settings))]
+    assert got[0][:2] == (2, "publishing.manual")
+    assert got[0][2] == (
+        "unknown publisher 'outbx' (did you mean 'outbox'?); known: log, outbox, webhook"
+    )
+    assert got[1][:2] == (6, "publishing.publishers.webhook.secret")
+    assert "publisher 'webhook' has no option 'secret' (did you mean 'secret_env'?)" in got[1][2]
+    assert got[2][:2] == (7, "publishing.publishers.telegram")
+    assert got[2][2].startswith("unknown publisher 'telegram'; known: log, outbox, webhook")
+    assert len(got) == 3
+
+
+def test_the_cli_reports_a_publisher_typo_without_a_traceback(
+    make_workspace: WorkspaceFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from amplifier.cli.app import run
+
+    root = make_workspace(settings='[publishing]\napi = "webhok"\n')
+    assert run(["--workspace", str(root), "sync"]) == 2
+    output = capsys.readouterr()
+    text = output.out + output.err
+    assert "amplifier.toml:2:6: publishing.api: unknown publisher 'webhok'" in text
+    assert "did you mean 'webhook'?" in text
+    assert "Traceback" not in text

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amplifier.errors import Problem, WorkspaceError
-from amplifier.load.checks import check_calendars, check_org, partial_org, raw_unit_codes
+from amplifier.load.checks import (
+    check_calendars,
+    check_org,
+    check_publishing,
+    check_settings_references,
+    partial_org,
+    raw_unit_codes,
+)
 from amplifier.load.schema import (
     BlackoutSpec,
     CalendarFile,
@@ -64,14 +71,22 @@ class LoadedWorkspace:
 
 
 def load_settings(root: Path) -> tuple[Settings | None, list[Problem]]:
+    """``amplifier.toml`` (defaults when absent), with every problem it has on its own."""
+    settings, _doc, problems = _read_settings(root)
+    return settings, problems
+
+
+def _read_settings(root: Path) -> tuple[Settings | None, Document, list[Problem]]:
     path = root / SETTINGS_FILE
     if not path.is_file():
-        return Settings(), []
+        return Settings(), Document(SETTINGS_FILE, {}), []
     doc = read_toml(path, root)
     if not doc.usable:
-        return None, doc.problems
+        return None, doc, doc.problems
     settings, found = validate(Settings, doc)
-    return settings, doc.problems + found
+    if settings is not None:
+        found += check_publishing(settings, doc)
+    return settings, doc, doc.problems + found
 
 
 def load_workspace(root: Path) -> LoadedWorkspace:
@@ -83,7 +98,7 @@ def load_workspace(root: Path) -> LoadedWorkspace:
     if not root.is_dir():
         raise WorkspaceError([Problem(str(root), 1, 1, "", "workspace folder does not exist")])
     problems: list[Problem] = []
-    settings, found = load_settings(root)
+    settings, settings_doc, found = _read_settings(root)
     problems += found
 
     org: OrgFile | None = None
@@ -120,6 +135,8 @@ def load_workspace(root: Path) -> LoadedWorkspace:
         if cal is not None:
             calendars.append((cal, doc))
     problems += check_calendars(calendars, checked, codes)
+    if settings is not None and org_doc is not None:
+        problems += check_settings_references(settings, settings_doc, codes)
 
     if problems or settings is None or org is None:
         raise WorkspaceError(problems, root)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pydantic
 
+from amplifier import publishers
 from amplifier.errors import Problem
-from amplifier.load.schema import AdminSpec, CalendarFile, OrgFile, Targets, UnitSpec
+from amplifier.load.schema import AdminSpec, CalendarFile, OrgFile, Settings, Targets, UnitSpec
 from amplifier.load.source import Document, Loc, suggest
 
 
@@ -191,25 +192,29 @@ def check_calendars(
 ) -> list[Problem]:
     """Cross-file rules for calendars; ``codes`` are every unit code written in org.yaml."""
     problems: list[Problem] = []
-    slugs: dict[str, str] = {}
-    blackouts: dict[str, str] = {}
+    seen: dict[str, dict[str, str]] = {
+        "campaign slug": {},
+        "blackout key": {},
+        "quiet period key": {},
+    }
+
+    def first(what: str, value: str, loc: Loc, doc: Document) -> None:
+        """Record where ``value`` is first written, or a problem naming that place."""
+        if value in seen[what]:
+            problems.append(
+                doc.problem(loc, f"duplicate {what} '{value}' (first at {seen[what][value]})")
+            )
+        else:
+            seen[what][value] = f"{doc.file}:{doc.where(loc)[0]}"
+
+    def targets(spec: Targets, loc: Loc, doc: Document) -> None:
+        if org is not None:
+            problems.extend(check_targets(spec, loc, doc, org, codes))
+
     for cal, doc in files:
         for i, campaign in enumerate(cal.campaigns):
-            here = f"{doc.file}:{doc.where(('campaigns', i, 'slug'))[0]}"
-            if campaign.slug in slugs:
-                problems.append(
-                    doc.problem(
-                        ("campaigns", i, "slug"),
-                        f"duplicate campaign slug '{campaign.slug}' "
-                        f"(first at {slugs[campaign.slug]})",
-                    )
-                )
-            else:
-                slugs[campaign.slug] = here
-            if org is not None:
-                problems += check_targets(
-                    campaign.targets, ("campaigns", i, "targets"), doc, org, codes
-                )
+            first("campaign slug", campaign.slug, ("campaigns", i, "slug"), doc)
+            targets(campaign.targets, ("campaigns", i, "targets"), doc)
             keys: set[str] = set()
             for j, post in enumerate(campaign.posts):
                 loc = ("campaigns", i, "posts", j)
@@ -227,21 +232,91 @@ def check_calendars(
                             f"{campaign.period.start} to {campaign.period.end}",
                         )
                     )
-                if post.targets is not None and org is not None:
-                    problems += check_targets(post.targets, (*loc, "targets"), doc, org, codes)
+                if post.targets is not None:
+                    targets(post.targets, (*loc, "targets"), doc)
         for i, blackout in enumerate(cal.blackouts):
-            if blackout.key in blackouts:
+            first("blackout key", blackout.key, ("blackouts", i, "key"), doc)
+            targets(blackout.scope, ("blackouts", i, "scope"), doc)
+        for i, holiday in enumerate(cal.holidays):
+            targets(holiday.scope, ("holidays", i, "scope"), doc)
+        for i, quiet in enumerate(cal.quiet_periods):
+            first("quiet period key", quiet.key, ("quiet_periods", i, "key"), doc)
+            targets(quiet.scope, ("quiet_periods", i, "scope"), doc)
+    slugs = seen["campaign slug"]  # every file's campaigns, for the references below
+    for cal, doc in files:
+        for i, quiet in enumerate(cal.quiet_periods):
+            problems += _known_campaigns(quiet.campaigns, ("quiet_periods", i), doc, slugs)
+        for i, blackout in enumerate(cal.blackouts):
+            problems += _known_campaigns(blackout.campaigns, ("blackouts", i), doc, slugs)
+    return problems
+
+
+def _known_campaigns(
+    names: list[str], loc: Loc, doc: Document, slugs: Iterable[str]
+) -> list[Problem]:
+    return [
+        doc.problem((*loc, "campaigns", j), f"unknown campaign '{slug}'{suggest(slug, slugs)}")
+        for j, slug in enumerate(names)
+        if slug not in slugs
+    ]
+
+
+def check_publishing(settings: Settings, doc: Document) -> list[Problem]:
+    """Publisher names and option keys in ``[publishing]``, caught before any daemon starts.
+
+    Option values (a URL, a secret's variable) are checked when the publisher is built,
+    because secrets come from the environment of the process that publishes.
+    """
+    problems: list[Problem] = []
+    pub = settings.publishing
+    named: list[tuple[Loc, str, bool]] = [
+        (("publishing", "manual"), pub.manual, False),
+        (("publishing", "api"), pub.api, False),
+    ]
+    named += [(("publishing", "publishers", name), name, True) for name in pub.publishers]
+    known_names = publishers.names()
+    for loc, name, key in named:
+        if name not in known_names:
+            problems.append(
+                doc.problem(
+                    loc,
+                    f"unknown publisher '{name}'{suggest(name, known_names)}; "
+                    f"known: {', '.join(known_names)}",
+                    key=key,
+                )
+            )
+            continue
+        try:
+            cls = publishers.publisher_class(name)
+        except publishers.PublisherConfigError as exc:  # a plugin that cannot be imported
+            problems.append(doc.problem(loc, str(exc), key=key))
+            continue
+        known = cls.options_doc
+        if not key or known is None:
+            continue
+        for option in pub.publishers[name]:
+            if option not in known:
                 problems.append(
                     doc.problem(
-                        ("blackouts", i, "key"),
-                        f"duplicate blackout key '{blackout.key}' "
-                        f"(first at {blackouts[blackout.key]})",
+                        (*loc, option),
+                        f"publisher '{name}' has no option '{option}'"
+                        f"{suggest(option, known)}; known: {', '.join(sorted(known)) or 'none'}",
+                        key=True,
                     )
                 )
-            else:
-                blackouts[blackout.key] = f"{doc.file}:{doc.where(('blackouts', i, 'key'))[0]}"
-            if org is not None:
-                problems += check_targets(
-                    blackout.scope, ("blackouts", i, "scope"), doc, org, codes
+    return problems
+
+
+def check_settings_references(settings: Settings, doc: Document, codes: set[str]) -> list[Problem]:
+    """Unit codes named in amplifier.toml exist in org.yaml."""
+    problems = []
+    for code in settings.timing.posting_hours_by_unit:
+        if code not in codes:
+            problems.append(
+                doc.problem(
+                    ("timing", "posting_hours_by_unit", code),
+                    f"unknown unit '{code}'{suggest(code, codes)}",
+                    key=True,
                 )
+            )
     return problems

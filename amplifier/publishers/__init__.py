@@ -89,6 +89,11 @@ def _sources() -> dict[str, tuple[str, Any]]:
     return found
 
 
+def names() -> list[str]:
+    """The names of every publisher, without importing any plugin."""
+    return sorted(_sources())
+
+
 def available() -> dict[str, type[Publisher]]:
     """Every publisher that can be loaded, by name. Plugins that fail to import are left out."""
     publishers: dict[str, type[Publisher]] = {}
@@ -156,6 +161,7 @@ __all__ = [
     "TransientPublishError",
     "available",
     "load_publisher",
+    "names",
     "parse_retry_after",
     "publisher_class",
     "register",
