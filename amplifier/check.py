@@ -2,7 +2,10 @@
 
 - the platform's rules (``amplifier.platforms``): length, hashtags, forbidden characters;
 - the content lexicons (``amplifier.policy.lexicon``): SARA, hoax markers, profanity, and
-  electoral terms when the variant falls in an election quiet period;
+  electoral terms. Before a variant is timed nobody knows whether it falls in an election
+  quiet period, so electoral terms are recorded as ``info`` (which needs no review); the
+  timing stage sends a variant that it times into a masa tenang with such a finding to
+  review (``amplifier.timetable``). With ``Context(quiet_period=True)`` they are ``review``;
 - the source policy (``amplifier.policy.sources``): trusted domains, shorteners;
 - the campaign's required elements (``amplifier.policy.required``).
 
@@ -21,7 +24,7 @@ from typing import Any
 
 from amplifier import platforms
 from amplifier.errors import WorkspaceError
-from amplifier.findings import Finding
+from amplifier.findings import Finding, Severity
 from amplifier.models import ACCOUNTS, CAMPAIGNS, POSTS, UNITS, VARIANTS
 from amplifier.policy.config import PolicySettings, RequireSpec
 from amplifier.policy.lexicon import Lexicon, LexiconError
@@ -29,8 +32,8 @@ from amplifier.policy.required import check_required
 from amplifier.policy.sources import check_link, check_variant_sources, source_rules
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
-ALWAYS = ("sara", "hoax", "profanity")
-QUIET = (*ALWAYS, "electoral")
+ELECTORAL = "electoral"  # the lexicon category that matters only in a masa tenang
+CATEGORIES = ("sara", "hoax", "profanity", ELECTORAL)
 
 
 @dataclass(frozen=True)
@@ -131,12 +134,13 @@ class VariantChecker:
             found = [
                 Finding(
                     rule=m.rule_id,
-                    severity="block" if m.severity == "block" else "review",
-                    message=f"{m.category} term '{m.matched}' ({m.term})",
+                    severity=_severity(str(m.category), m.severity, quiet),
+                    message=f"{m.category} term '{m.matched}' ({m.term})"
+                    + ("" if quiet or m.category != ELECTORAL else OUTSIDE_QUIET),
                     category=str(m.category),
                     span=(m.start, m.end),
                 )
-                for m in self.lexicon.scan(paragraph, categories=QUIET if quiet else ALWAYS)
+                for m in self.lexicon.scan(paragraph, categories=CATEGORIES)
             ]
             found += [
                 f for f in check_variant_sources(paragraph, self.sources) if f.span is not None
@@ -151,6 +155,15 @@ class VariantChecker:
         if found is None:
             found = self._links[link] = tuple(check_link(link, self.sources))
         return [] if not found or link in text else list(found)
+
+
+OUTSIDE_QUIET = "; a person reviews it if the variant is timed into a masa tenang"
+
+
+def _severity(category: str, severity: str, quiet: bool) -> Severity:
+    if category == ELECTORAL and not quiet:
+        return "info"
+    return "block" if severity == "block" else "review"
 
 
 @dataclass

@@ -340,6 +340,10 @@ class Planner:
             "findings": findings_dicts,
             "status": VariantStatus.PENDING,
             "review": initial_state(findings_dicts, camp.review),
+            # a new text is nobody's approval yet
+            "reviewed_by": None,
+            "reviewed_at": None,
+            "review_note": None,
             "reasons": ["template failed: see findings"] if result.error else [],
             "updated_at": utcnow(),
         }

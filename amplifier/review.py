@@ -3,8 +3,11 @@
 States: ``draft`` → ``needs_review`` → ``approved`` | ``rejected``.
 
 - A variant with a blocking finding stays ``draft``: fix its template or post and plan again.
-- A variant with no findings is approved automatically when its campaign's review is
-  ``auto`` (the default); otherwise, and when it has findings to look at, it needs review.
+- A variant with no findings (``info`` notices aside) is approved automatically when its
+  campaign's review is ``auto`` (the default); otherwise it needs review.
+- A variant the timing stage puts into an election quiet period (masa tenang) while its
+  text has electoral terms goes back to review, unless a person approved it
+  (``amplifier.timetable``).
 - A person approves or rejects in bulk, by campaign, unit, post or variant id; who, when and
   a note are recorded. Approving a variant with a blocking finding is refused.
 - Only approved variants are ever scheduled. A variant whose text changes after approval
@@ -36,10 +39,13 @@ Action = Literal["approve", "reject"]
 
 
 def initial_state(findings: Sequence[dict[str, Any]], campaign_review: str) -> ReviewState:
-    """The review state of a freshly rendered (or re-rendered) variant."""
+    """The review state of a freshly rendered (or re-rendered) variant.
+
+    ``info`` findings are notices: they alone do not send a variant to review.
+    """
     if blocking(list(findings)):
         return ReviewState.DRAFT
-    if findings or campaign_review != AUTO:
+    if any(f.get("severity") != "info" for f in findings) or campaign_review != AUTO:
         return ReviewState.NEEDS_REVIEW
     return ReviewState.APPROVED
 

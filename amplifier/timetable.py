@@ -19,10 +19,12 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from amplifier.check import ELECTORAL
 from amplifier.database import update_rows
 from amplifier.errors import InvalidOperation, NotFound
 from amplifier.models import (
@@ -47,9 +49,11 @@ from amplifier.timing import (
     assign,
     build_blackouts,
     embargoes_at,
+    quiet_periods_at,
     years_between,
 )
 from amplifier.timing.calendar import Blackout as TimingBlackout
+from amplifier.timing.calendar import BlackoutKind
 from amplifier.vocab import ReviewState, VariantStatus
 
 if TYPE_CHECKING:
@@ -197,12 +201,19 @@ def retime(
 ) -> Counter[str]:
     """Time the approved variants of ``post_ids`` (all posts when None); write the changes."""
     now = now or utcnow()
-    with Session(ws.engine) as session:
-        scope = _scope(ws, session, post_ids, now)
-    timings = assign(
-        scope.requests, scope.blackouts, ws.settings.timing.rules(), scope.fixed, not_before=now
-    )
     counts: Counter[str] = Counter()
+    while True:
+        with Session(ws.engine) as session:
+            scope = _scope(ws, session, post_ids, now)
+        timings = assign(
+            scope.requests, scope.blackouts, ws.settings.timing.rules(), scope.fixed, not_before=now
+        )
+        to_review = _electoral_in_quiet_periods(ws, scope, timings, now)
+        if not to_review:
+            break
+        # Back to review, then time again without them: their slots free up for others.
+        _write(ws, to_review)
+        counts["quiet_review"] += len(to_review)
     changes: list[dict[str, Any]] = []
     timed = set()
     for key, timing in timings.items():
@@ -230,6 +241,64 @@ def retime(
     _write(ws, changes)
     counts["changed"] = len(changes)
     return counts
+
+
+def _electoral_in_quiet_periods(
+    ws: Workspace, scope: _Scope, timings: Mapping[str, Timing], now: dt.datetime
+) -> list[dict[str, Any]]:
+    """Variants timed into an election quiet period (one that does not block their campaign)
+    whose text has electoral terms, approved by no person: they go back to review."""
+    quiet = [b for b in scope.blackouts if b.kind is BlackoutKind.QUIET]
+    if not quiet:
+        return []
+    lo = min(b.rough_span()[0] for b in quiet)
+    hi = max(b.rough_span()[1] for b in quiet)
+    by_key = {r.key: r for r in scope.requests}
+    candidates: dict[int, tuple[Request, dt.datetime]] = {}
+    for key, timing in timings.items():
+        at = timing.publish_at
+        if at is not None and lo <= at.timestamp() < hi:
+            candidates[scope.ids[key]] = (by_key[key], at)
+    if not candidates:
+        return []
+    changes = []
+    with ws.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(V.c.id, V.c.findings, V.c.text, V.c.title).where(
+                V.c.id.in_(list(candidates)), V.c.reviewed_by.is_(None)
+            )
+        ).all()
+    for row in rows:
+        terms = [f for f in row.findings or [] if f.get("category") == ELECTORAL]
+        if not terms:
+            continue
+        request, at = candidates[row.id]
+        periods = quiet_periods_at(quiet, request.unit, at, platform=request.platform)
+        if not periods:
+            continue
+        words = ", ".join(sorted({_matched(row, f) for f in terms}))
+        local = at.astimezone(ZoneInfo(request.unit.zone)).strftime("%Y-%m-%d %H:%M")
+        changes.append(
+            {
+                "_id": row.id,
+                "review": ReviewState.NEEDS_REVIEW,
+                "status": VariantStatus.PENDING,
+                "publish_at": None,
+                "due_at": None,
+                "reasons": [
+                    f"{periods[0]} covers its time {local} ({request.unit.zone}) and its text "
+                    f"has electoral terms ({words}): a person must approve it to go out then"
+                ],
+                "updated_at": now,
+            }
+        )
+    return changes
+
+
+def _matched(row: Any, finding: dict[str, Any]) -> str:
+    span = finding.get("span")
+    text = (row.title if finding.get("field") == "title" else row.text) or ""
+    return f"'{text[span[0] : span[1]]}'" if span else str(finding["rule"])
 
 
 def _values(timing: Timing) -> dict[str, Any]:
@@ -280,7 +349,7 @@ def why(ws: Workspace, variant_id: int, *, now: dt.datetime | None = None) -> li
         if variant.held_by:
             head.append(f"held by embargo '{variant.held_by}'")
         if variant.review != ReviewState.APPROVED:
-            return [*head, "not timed: only approved variants are scheduled"]
+            return [*head, *variant.reasons, "not timed: only approved variants are scheduled"]
         if variant.status not in TIMEABLE:
             return [*head, *variant.reasons, "its time is final (not re-timed)"]
         scope = _scope(ws, session, None, now)

@@ -113,3 +113,19 @@ def test_example_workspace_check_finds_the_deliberate_problems(tmp_path: Path) -
     rules = {f.rule for f in report.workspace}
     assert {"policy.naming.syntax", "policy.naming.pattern", "policy.governance.no_admin"} <= rules
     assert report.blocking  # the 16-character X handle
+
+
+def test_electoral_terms_are_a_notice_until_a_masa_tenang_covers_the_variant() -> None:
+    checker = VariantChecker()
+    text = "Coblos nomor 2 ya!\n\nLayanan tetap buka."
+    outside = [f for f in checker.content(text, Context("x")) if f.category == "electoral"]
+    inside = [
+        f for f in checker.content(text, Context("x", quiet_period=True))
+        if f.category == "electoral"
+    ]  # fmt: skip
+    assert [(f.rule, f.severity, f.span) for f in outside] == [("electoral.coblos", "info", (0, 6))]
+    assert "timed into a masa tenang" in outside[0].message
+    assert [(f.rule, f.severity, f.span) for f in inside] == [
+        ("electoral.coblos", "review", (0, 6))
+    ]
+    assert "masa tenang" not in inside[0].message

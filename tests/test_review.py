@@ -43,6 +43,9 @@ def test_initial_state_rules() -> None:
     assert initial_state([], "manual") == ReviewState.NEEDS_REVIEW
     assert initial_state([look], "auto") == ReviewState.NEEDS_REVIEW
     assert initial_state([look, block], "auto") == ReviewState.DRAFT
+    notice = {"rule": "electoral.x", "severity": "info", "message": "m"}
+    assert initial_state([notice], "auto") == ReviewState.APPROVED  # a notice needs nobody
+    assert initial_state([notice, look], "auto") == ReviewState.NEEDS_REVIEW
 
 
 def test_clean_variants_are_auto_approved(make_workspace: WorkspaceFactory, tmp_path: Path) -> None:
@@ -95,6 +98,10 @@ def test_changed_text_returns_to_review(make_workspace: WorkspaceFactory, tmp_pa
     ws.sync()
     ws.plan()
     assert {v.review for v in ws.variants()} == {ReviewState.NEEDS_REVIEW}
+    # the earlier approval was of another text: it is not carried over to this one
+    assert {(v.reviewed_by, v.reviewed_at, v.review_note) for v in ws.variants()} == {
+        (None, None, None)
+    }
 
 
 def test_selector_and_reviewer_required(make_workspace: WorkspaceFactory, tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ import pytest
 from amplifier import timetable
 from amplifier.cli.app import run
 from amplifier.review import review_variants
-from amplifier.vocab import VariantStatus
+from amplifier.vocab import ReviewState, VariantStatus
 from amplifier.workspace import Workspace
 from tests.conftest import WorkspaceFactory
+from tests.test_sync import dump
 
 CALENDAR = """\
 campaigns:
@@ -122,3 +123,104 @@ def test_embargo_cli(
     assert run([*base, "embargo", "lift", added["key"], "-f", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["released"] == 1
     assert run([*base, "why", str(ws.variants()[0].id)]) == 0
+
+
+# --- electoral terms in an election quiet period (masa tenang) --------------------------
+
+QUIET_CALENDAR = """\
+campaigns:
+  - slug: hut
+    title: HUT
+    period: {start: 2027-10-01, end: 2027-10-31}
+    timing: {window: {relative: {start: 30m, end: 2h}}}
+    posts:
+      - key: satu
+        at: 2027-10-29T09:00:00+07:00
+        body: Ayo sukseskan kampanye pilkada damai di kota kita.
+      - key: dua
+        at: 2027-10-29T09:00:00+07:00
+        body: Layanan kantor tetap buka seperti biasa.
+  - slug: lain
+    title: Kampanye lain
+    period: {start: 2027-10-01, end: 2027-10-31}
+    posts:
+      - key: satu
+        at: 2027-10-20T09:00:00+07:00
+        body: Pos lain.
+quiet_periods:
+  - key: masa-tenang-pilkada
+    name: Masa tenang Pilkada
+    starts: 2027-10-28T00:00:00+07:00
+    ends: 2027-10-31T00:00:00+07:00
+    campaigns: [BLOCKS]
+"""
+
+
+def quiet_workspace(
+    make_workspace: WorkspaceFactory, tmp_path: Path, blocks: str = "lain", quiet: bool = True
+) -> Workspace:
+    calendar = QUIET_CALENDAR.replace("BLOCKS", blocks)
+    if not quiet:
+        calendar = calendar[: calendar.index("quiet_periods:")]
+    root = make_workspace(calendars={"c.yaml": calendar})
+    ws = Workspace.open(root, database_url=f"sqlite:///{tmp_path / 'q.db'}")
+    ws.sync()
+    ws.plan()
+    return ws
+
+
+def test_electoral_terms_outside_a_masa_tenang_are_a_notice_only(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    ws = quiet_workspace(make_workspace, tmp_path, quiet=False)
+    flagged = [v for v in ws.variants() if "pilkada" in v.text]
+    assert len(flagged) == 2  # PUSAT and KANWIL-BALI
+    for v in flagged:
+        assert v.review == ReviewState.APPROVED and v.status == VariantStatus.SCHEDULED
+        electoral = [f for f in v.findings if f["category"] == "electoral"]
+        assert [f["severity"] for f in electoral] == ["info"]
+        start, end = electoral[0]["span"]
+        assert v.text[start:end] == "kampanye pilkada"
+
+
+def test_a_masa_tenang_sends_electoral_variants_of_other_campaigns_to_review(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    ws = quiet_workspace(make_workspace, tmp_path)  # the quiet period blocks only 'lain'
+    electoral = [v for v in ws.variants() if "pilkada" in v.text]
+    plain = [v for v in ws.variants() if "Layanan kantor" in v.text]
+    assert len(electoral) == 2 and len(plain) == 2
+    for v in electoral:
+        assert v.review == ReviewState.NEEDS_REVIEW
+        assert (v.status, v.publish_at) == (VariantStatus.PENDING, None)
+        (reason,) = v.reasons
+        assert "Masa tenang Pilkada" in reason and "'kampanye pilkada'" in reason
+    for v in plain:  # no electoral terms: it goes out inside the masa tenang as planned
+        assert v.status == VariantStatus.SCHEDULED and v.review == ReviewState.APPROVED
+    lines = timetable.why(ws, electoral[0].id)
+    assert any("Masa tenang Pilkada" in line for line in lines)
+
+    before = dump(ws)
+    ws.plan()  # unchanged input: nothing is written
+    assert dump(ws) == before
+
+    review_variants(ws, "approve", by="humas.pusat", ids=[electoral[0].id], note="netral")
+    ws.plan()
+    approved = next(v for v in ws.variants() if v.id == electoral[0].id)
+    assert approved.status == VariantStatus.SCHEDULED  # a person decided: it may go out
+    assert approved.publish_at is not None and approved.reasons == []
+    before = dump(ws)
+    ws.plan()
+    assert dump(ws) == before
+
+
+def test_a_masa_tenang_that_blocks_the_campaign_moves_it_instead(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    ws = quiet_workspace(make_workspace, tmp_path, blocks="hut")
+    hut = [v for v in ws.variants() if "pilkada" in v.text or "Layanan" in v.text]
+    assert len(hut) == 4
+    for v in hut:  # the whole window (+30 m to +2 h) lies in the masa tenang: no time at all
+        assert v.review == ReviewState.APPROVED
+        assert (v.status, v.publish_at) == (VariantStatus.UNSCHEDULED, None)
+        assert any("Masa tenang Pilkada" in r for r in v.reasons)

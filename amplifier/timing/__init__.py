@@ -44,6 +44,7 @@ from amplifier.timing.calendar import (
     holiday_blackouts,
     national_holidays,
     quiet_blackouts,
+    quiet_periods_at,
     span_blackouts,
     years_between,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "national_holidays",
     "parse_duration",
     "quiet_blackouts",
+    "quiet_periods_at",
     "span_blackouts",
     "years_between",
 ]

@@ -219,6 +219,21 @@ def embargoes_at(
     )
 
 
+def quiet_periods_at(
+    blackouts: Iterable[Blackout], unit: UnitInfo, at: dt.datetime, *, platform: str | None = None
+) -> list[Blackout]:
+    """The election quiet periods whose scope and span cover ``at`` for this unit, whichever
+    campaigns they block: in one, electoral terms need a person's review."""
+    moment = to_seconds(at)
+    out = []
+    for b in blackouts:
+        if b.kind is BlackoutKind.QUIET and b.scope.matches(unit, platform):
+            start, end = b.span(unit.zone)
+            if start <= moment < end:
+                out.append(b)
+    return out
+
+
 def _utc(seconds: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
