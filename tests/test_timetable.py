@@ -31,8 +31,15 @@ campaigns:
 CENTRAL = dt.datetime(2027, 10, 29, 2, 0, tzinfo=dt.UTC)
 
 
-def make(make_workspace: WorkspaceFactory, tmp_path: Path, review: str = "auto") -> Workspace:
-    root = make_workspace(calendars={"hut.yaml": CALENDAR.replace("REVIEW", review)})
+def make(
+    make_workspace: WorkspaceFactory,
+    tmp_path: Path,
+    review: str = "auto",
+    calendar: str | None = None,
+) -> Workspace:
+    """A synced and planned workspace with ``calendar`` (default: CALENDAR with ``review``)."""
+    text = CALENDAR.replace("REVIEW", review) if calendar is None else calendar
+    root = make_workspace(calendars={"hut.yaml": text})
     ws = Workspace.open(root, database_url=f"sqlite:///{tmp_path / 't.db'}")
     ws.sync()
     ws.plan()
@@ -162,11 +169,7 @@ def quiet_workspace(
     calendar = QUIET_CALENDAR.replace("BLOCKS", blocks)
     if not quiet:
         calendar = calendar[: calendar.index("quiet_periods:")]
-    root = make_workspace(calendars={"c.yaml": calendar})
-    ws = Workspace.open(root, database_url=f"sqlite:///{tmp_path / 'q.db'}")
-    ws.sync()
-    ws.plan()
-    return ws
+    return make(make_workspace, tmp_path, calendar=calendar)
 
 
 def test_electoral_terms_outside_a_masa_tenang_are_a_notice_only(
