@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from amplifier.workspace import Workspace
 from tests.browser import chromium, page  # noqa: F401  (fixtures for the browser tests)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,6 +50,39 @@ admins:
 
 
 WorkspaceFactory = Callable[..., Path]
+Planned = tuple[Path, Path]  # (workspace folder, planned SQLite database)
+
+
+def plan_workspace(base: Path, org: str, calendars: dict[str, str]) -> Planned:
+    """Write a workspace under ``base``, sync and plan it into ``base/planned.db``.
+
+    A test module plans once in a module-scoped ``planned`` fixture::
+
+        @pytest.fixture(scope="module")
+        def planned(tmp_path_factory):
+            return plan_workspace(tmp_path_factory.mktemp("x"), ORG, {"hut.yaml": CALENDAR})
+
+    and its tests take ``ws``: a workspace on a fresh copy of that database.
+    """
+    root = base / "ws"
+    (root / "calendars").mkdir(parents=True)
+    (root / "org.yaml").write_text(org, encoding="utf-8")
+    for name, text in calendars.items():
+        (root / "calendars" / name).write_text(text, encoding="utf-8")
+    db = base / "planned.db"
+    ws = Workspace.open(root, database_url=f"sqlite:///{db}")
+    ws.sync()
+    ws.plan()
+    ws.engine.dispose()
+    return root, db
+
+
+@pytest.fixture
+def ws(planned: Planned, tmp_path: Path) -> Workspace:
+    """The test module's ``planned`` workspace, on a copy of its database."""
+    root, db = planned
+    shutil.copyfile(db, tmp_path / "t.db")
+    return Workspace.open(root, database_url=f"sqlite:///{tmp_path / 't.db'}")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from amplifier.exports import export_csv
 from amplifier.models import Variant
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
-from tests.conftest import MINIMAL_ORG
+from tests.conftest import MINIMAL_ORG, Planned, plan_workspace
 
 V = Variant.__table__  # type: ignore[attr-defined]
 NOW = dt.datetime(2027, 10, 29, 6, 0, tzinfo=dt.UTC)
@@ -105,25 +104,8 @@ def test_rejected_urls_say_why(platform: str, handle: str, url: str, reason: str
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("confirm")
-    root = base / "ws"
-    (root / "calendars").mkdir(parents=True)
-    (root / "org.yaml").write_text(MINIMAL_ORG, encoding="utf-8")
-    (root / "calendars" / "hut.yaml").write_text(CALENDAR, encoding="utf-8")
-    db = base / "planned.db"
-    ws = Workspace.open(root, database_url=f"sqlite:///{db}")
-    ws.sync()
-    ws.plan()
-    ws.engine.dispose()
-    return root, db
-
-
-@pytest.fixture
-def ws(planned: tuple[Path, Path], tmp_path: Path) -> Workspace:
-    root, db = planned
-    shutil.copyfile(db, tmp_path / "t.db")
-    return Workspace.open(root, database_url=f"sqlite:///{tmp_path / 't.db'}")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Planned:
+    return plan_workspace(tmp_path_factory.mktemp("confirm"), MINIMAL_ORG, {"hut.yaml": CALENDAR})
 
 
 def variant(ws: Workspace, platform: str, post: int = 0) -> Variant:

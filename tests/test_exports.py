@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +27,7 @@ from amplifier.models import Variant
 from amplifier.status import cancel_variant
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
-from tests.conftest import MINIMAL_ORG, WorkspaceFactory
+from tests.conftest import MINIMAL_ORG, Planned, WorkspaceFactory, plan_workspace
 
 V = Variant.__table__  # type: ignore[attr-defined]
 
@@ -64,27 +63,13 @@ campaigns:
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A workspace synced and planned once; each test gets a copy of its database."""
-    base = tmp_path_factory.mktemp("exports")
-    root = base / "ws"
-    (root / "calendars").mkdir(parents=True)
-    (root / "org.yaml").write_text(ORG, encoding="utf-8")
-    (root / "calendars" / "hut.yaml").write_text(CALENDAR, encoding="utf-8")
-    db = base / "planned.db"
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Planned:
+    """A workspace synced and planned once; each test's ``ws`` gets a copy of its database."""
+    root, db = plan_workspace(tmp_path_factory.mktemp("exports"), ORG, {"hut.yaml": CALENDAR})
     ws = Workspace.open(root, database_url=f"sqlite:///{db}")
-    ws.sync()
-    ws.plan()
     assert {v.status for v in ws.variants()} == {VariantStatus.SCHEDULED}
     ws.engine.dispose()
     return root, db
-
-
-@pytest.fixture
-def ws(planned: tuple[Path, Path], tmp_path: Path) -> Workspace:
-    root, db = planned
-    shutil.copyfile(db, tmp_path / "t.db")
-    return Workspace.open(root, database_url=f"sqlite:///{tmp_path / 't.db'}")
 
 
 def parse(path: Path) -> icalendar.Calendar:
