@@ -60,10 +60,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from amplifier.errors import InvalidOperation
-from amplifier.exports.rows import PLATFORM_NAMES, A, C, P, U, V, aware, plain, variant_rows
+from amplifier.exports.rows import A, C, P, U, V, aware, plain, variant_rows
 from amplifier.models import utcnow
 from amplifier.publishers.outbox import safe_name, write_atomic
-from amplifier.vocab import VariantStatus
+from amplifier.vocab import PLATFORM_NAMES, VariantStatus
 
 if TYPE_CHECKING:
     from amplifier.workspace import Workspace

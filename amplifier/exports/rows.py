@@ -18,18 +18,9 @@ import sqlalchemy as sa
 
 from amplifier.models import ACCOUNTS, CAMPAIGNS, POSTS, UNITS, VARIANTS
 
-__all__ = ["PLATFORM_NAMES", "aware", "plain", "variant_rows"]
+__all__ = ["aware", "plain", "variant_rows"]
 
 V, A, U, P, C = VARIANTS, ACCOUNTS, UNITS, POSTS, CAMPAIGNS
-
-PLATFORM_NAMES = {
-    "x": "X",
-    "instagram": "Instagram",
-    "facebook": "Facebook",
-    "tiktok": "TikTok",
-    "youtube": "YouTube",
-    "threads": "Threads",
-}
 
 
 def plain(column: Any) -> Any:
