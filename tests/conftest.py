@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import typer
+from typer.testing import CliRunner
 
+from amplifier.cli import export_cmds
+from amplifier.cli.app import _root
+from amplifier.errors import AmplifierError
 from amplifier.workspace import Workspace
 from tests.browser import chromium, page  # noqa: F401  (fixtures for the browser tests)
 
@@ -48,6 +53,37 @@ admins:
       valid_until: 2027-12-31
 """
 
+# MINIMAL_ORG with an office abroad, in a zone with daylight saving time
+ABROAD_ORG = MINIMAL_ORG.replace(
+    "admins:",
+    """\
+  - code: PWK-DEN-HAAG
+    name: Kantor Perwakilan Den Haag
+    kind: overseas
+    parent: PUSAT
+    city: Den Haag
+    timezone: Europe/Amsterdam
+    accounts:
+      - platform: x
+        handle: kptd_denhaag
+admins:""",
+)
+# one campaign of two posts (in October 2027, when Europe/Amsterdam leaves summer time)
+HUT_CALENDAR = """\
+campaigns:
+  - slug: hut
+    title: HUT Kementerian
+    period: {start: 2027-10-01, end: 2027-10-31}
+    timing: {window: {relative: {start: 30m, end: 1d}}}
+    posts:
+      - key: satu
+        title: Pos Pertama, Hari Ini
+        at: 2027-10-29T09:00:00+07:00
+        body: Pos pertama.
+      - key: dua
+        at: 2027-10-30T09:00:00+07:00
+        body: Pos kedua.
+"""
 
 WorkspaceFactory = Callable[..., Path]
 Planned = tuple[Path, Path]  # (workspace folder, planned SQLite database)
@@ -112,6 +148,22 @@ def make_workspace(tmp_path: Path) -> WorkspaceFactory:
         return root
 
     return make
+
+
+def invoke_exports(ws: Workspace, *args: str) -> tuple[int, str, str]:
+    """Run the export and confirm commands on a fresh Typer app, with the CLI's error
+    boundary: ``(exit code, stdout, stderr)``; an ``AmplifierError`` is exit code 2."""
+    app = typer.Typer(pretty_exceptions_enable=False)
+    app.callback()(_root)
+    export_cmds.register(app)
+    base = ["-w", str(ws.root), "--database-url", ws.database_url]
+    result = CliRunner().invoke(app, [*base, *args])
+    code = result.exit_code
+    if isinstance(result.exception, AmplifierError):
+        code = 2
+    elif result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return code, result.stdout, result.stderr
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -362,6 +362,11 @@ def _campaigns(ws: Workspace, conn: sa.Connection) -> list[_Campaign]:
     return out
 
 
+def _number(n: int) -> str:
+    """``20.000``: thousands separated as Indonesian writes them."""
+    return f"{n:,}".replace(",", ".")
+
+
 def _pick(campaigns: list[_Campaign], wanted: str | None) -> list[_Campaign]:
     if wanted is None:
         return campaigns
@@ -447,26 +452,26 @@ def export_html(
                 index.add(row, when, ctx)
             total += 1
             if total % 20_000 == 0:
-                say(f"{total:,} konten dibaca")
+                say(f"{_number(total)} konten dibaca")
     for c in campaigns:
         page = pages.pop(c.id)
         data = page.data(ctx, c.title, [None])
         write_atomic(root / c.file, _render(data, "../index.html", None), fsync=False)
         report.pages.append((c.file, len(page.entries)))
-        say(f"{c.file}: {len(page.entries):,} konten")
+        say(f"{c.file}: {_number(len(page.entries))} konten")
     if index is not None:
         notice = None
         if total > index_limit:
             index.entries.clear()
             notice = (
-                f"Ekspor ini memuat {total:,} konten, lebih dari {index_limit:,}: kalender "
-                "gabungan tidak ditampilkan. Buka halaman tiap kampanye."
-            ).replace(",", ".")
+                f"Ekspor ini memuat {_number(total)} konten, lebih dari {_number(index_limit)}: "
+                "kalender gabungan tidak ditampilkan. Buka halaman tiap kampanye."
+            )
         data = index.data(ctx, "Kalender konten turunan", [c.file for c in campaigns])
         write_atomic(root / "index.html", _render(data, None, notice), fsync=False)
         report.pages.append(("index.html", len(index.entries)))
         report.index = (root / "index.html").resolve()
-        say(f"index.html: {len(index.entries):,} konten")
+        say(f"index.html: {_number(len(index.entries))} konten")
     elif campaigns:
         report.index = (root / campaigns[0].file).resolve()
     report.variants = total
