@@ -45,6 +45,15 @@ blackouts:
     starts: 2027-10-22T00:00:00+08:00
     ends: 2027-10-23T00:00:00+08:00
     scope: {regions: [Bali]}
+holidays:
+  - date: 2027-10-15
+    name: Hari Libur Contoh
+quiet_periods:
+  - key: tenang
+    name: Masa Tenang Contoh
+    starts: 2027-10-12T00:00:00+07:00
+    ends: 2027-10-13T00:00:00+07:00
+    campaigns: [layanan]
 """
 )
 HOSTILE = '</script><img src=x onerror="window.__pwned=1"><!-- <b>tebal</b> & </script>'
@@ -164,6 +173,10 @@ def test_blackouts_are_shaded_per_unit_scope(ws: Workspace, tmp_path: Path) -> N
     (bali,) = [s for s in data["shades"] if s[0] == "Masa Hening Bali"]
     assert bali[6] == ["2027-10-22"]
     assert [units[i] for i in bali[5]] == ["KANWIL-BALI"]  # scoped to the region Bali
+    # from the calendar files (not in the database): a workspace holiday, a quiet period
+    kinds = {s[0]: (s[1], s[3]) for s in data["shades"]}
+    assert kinds["Hari Libur Contoh"] == ("holiday", None)
+    assert kinds["Masa Tenang Contoh"] == ("quiet", ["layanan"])
 
 
 def test_exports_are_stable(ws: Workspace, tmp_path: Path) -> None:
@@ -354,6 +367,13 @@ def test_blackout_days_are_shaded(page: Any, exported: Path) -> None:
     page.select_option("#filter-unit", pusat)
     assert "shaded" not in (page.get_attribute(bali_day, "class") or "")  # not PUSAT's
     assert "shaded" in (page.get_attribute('#calendar .day[data-day="2027-10-20"]', "class") or "")
+    # a quiet period of one campaign follows the campaign filter
+    quiet = '#calendar .day[data-day="2027-10-12"]'
+    assert "shaded" in (page.get_attribute(quiet, "class") or "")
+    page.select_option("#filter-campaign", "0")  # hut
+    assert "shaded" not in (page.get_attribute(quiet, "class") or "")
+    page.select_option("#filter-campaign", "1")  # layanan
+    assert "shaded" in (page.get_attribute(quiet, "class") or "")
     page.errors.assert_none()
 
 

@@ -47,6 +47,7 @@ from markupsafe import Markup
 from amplifier.errors import InvalidOperation
 from amplifier.exports.ics import CALENDAR_STATUSES
 from amplifier.exports.rows import A, C, P, U, V, aware, plain, variant_rows
+from amplifier.load import load_calendars
 from amplifier.models import BLACKOUTS
 from amplifier.publishers.outbox import write_atomic
 from amplifier.render.context import jam, local_time, tanggal
@@ -314,11 +315,13 @@ def _blackouts(ws: Workspace, conn: sa.Connection) -> list[Blackout]:
     low, high = aware(low), aware(high)
     B = BLACKOUTS
     stored = conn.execute(sa.select(B).where(B.c.active == sa.true())).all()
-    settings, files = ws.settings.timing, ws.files
+    settings = ws.settings.timing
+    # holidays and quiet periods live in the calendar files only (not in the database)
+    calendars = load_calendars(ws.root)
     return build_blackouts(
         years_between(low, high),
-        holidays=files.holidays,
-        quiet_periods=files.quiet_periods,
+        holidays=[h for cal in calendars for h in cal.holidays],
+        quiet_periods=[q for cal in calendars for q in cal.quiet_periods],
         blackouts=[b for b in stored if b.kind != EMBARGO],
         embargoes=[b for b in stored if b.kind == EMBARGO],
         language=settings.holiday_language,
