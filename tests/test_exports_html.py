@@ -309,6 +309,13 @@ def test_month_week_switch_and_navigation(page: Any, exported: Path) -> None:
     assert page.inner_text("#period") == "November 2027"
     page.click("#prev")
     assert page.inner_text("#period") == "Oktober 2027"
+    assert page.evaluate("location.hash") == "#bulan/2027-10-01"
+    # the address names the view and the day: a link opens that week
+    page.goto(file_url(exported / "index.html") + "#minggu/2027-11-03")
+    page.wait_for_function("document.querySelector('#period').textContent === '1–7 November 2027'")
+    assert page.get_attribute("#view-week", "aria-pressed") == "true"
+    page.evaluate("location.hash = '#bulan/2027-10-01'")
+    page.wait_for_function("document.querySelector('#period').textContent === 'Oktober 2027'")
     page.errors.assert_none()
 
 

@@ -225,6 +225,17 @@
     renderLegend(used);
     renders += 1;
     document.documentElement.dataset.renders = renders;
+    const hash = `#${state.view === "month" ? "bulan" : "minggu"}/${state.cursor}`;
+    if (location.hash !== hash) history.replaceState(null, "", hash);
+  }
+
+  // "#bulan/2027-10-29" or "#minggu/2027-10-29": a link to a month or a week
+  function fromHash() {
+    const m = /^#(bulan|minggu)\/(\d{4}-\d{2}-\d{2})$/.exec(location.hash);
+    if (!m || Number.isNaN(toTime(m[2]))) return false;
+    state.view = m[1] === "bulan" ? "month" : "week";
+    state.cursor = m[2];
+    return true;
   }
 
   function go(change) {
@@ -323,10 +334,15 @@
     if (days.length && today < days[0]) start = days[0];
     else if (days.length && today > days[days.length - 1]) start = days[days.length - 1];
     state.cursor = start;
+    fromHash();
+    window.addEventListener("hashchange", () => fromHash() && render());
     render();
-    requestAnimationFrame(() => {
-      document.documentElement.dataset.ready = performance.now().toFixed(1);
-    });
+    // ready after the first frame with the calendar has been laid out and painted
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        document.documentElement.dataset.ready = performance.now().toFixed(1);
+      }, 0)
+    );
   }
 
   setup();
