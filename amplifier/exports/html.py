@@ -145,7 +145,7 @@ class _Page:
     def __init__(self, campaigns: list[_Campaign]) -> None:
         self.campaigns = campaigns
         self._campaign_index = {c.id: i for i, c in enumerate(campaigns)}
-        self.units: dict[int, int] = {}  # unit id -> index
+        self.units: set[int] = set()  # ids of the units with entries here
         self.accounts: dict[int, int] = {}
         self.posts: dict[int, int] = {}
         self.entries: list[list[Any]] = []
@@ -156,9 +156,7 @@ class _Page:
         vid, _, status, text, url, account_id, post_id, campaign_id, _ = row
         day, clock, full, epoch = when
         account = ctx.accounts[account_id]
-        unit_id = account[0]
-        if unit_id not in self.units:
-            self.units[unit_id] = len(self.units)
+        self.units.add(account[0])
         a = self.accounts.get(account_id)
         if a is None:
             a = self.accounts[account_id] = len(self.accounts)
@@ -188,13 +186,10 @@ class _Page:
     def data(self, ctx: _Context, title: str, hrefs: list[str | None]) -> dict[str, Any]:
         units = sorted(self.units, key=lambda uid: ctx.units[uid].code)
         order = {uid: i for i, uid in enumerate(units)}
-        remap = [0] * len(self.units)
-        for uid, i in self.units.items():
-            remap[i] = order[uid]
-        accounts = [None] * len(self.accounts)
+        accounts: list[list[Any]] = [[]] * len(self.accounts)
         for aid, i in self.accounts.items():
             unit_id, platform, handle = ctx.accounts[aid]
-            accounts[i] = [order[unit_id], platform, handle]  # type: ignore[call-overload]
+            accounts[i] = [order[unit_id], platform, handle]
         posts = [""] * len(self.posts)
         for pid, i in self.posts.items():
             posts[i] = ctx.posts[pid]
@@ -257,7 +252,7 @@ class _Context:
         if found is None:
             try:
                 local = local_time(aware(publish_at), zone)
-            except Exception:  # an unknown zone: UTC, said as such
+            except ValueError:  # an unknown zone (pendulum's InvalidTimezone): UTC, said so
                 local = local_time(aware(publish_at), "UTC")
             clock = jam(local)
             found = (
@@ -424,6 +419,27 @@ def _render(data: dict[str, Any], back: str | None, notice: str | None) -> bytes
     return html.encode()
 
 
+def _collect(
+    conn: sa.Connection,
+    ctx: _Context,
+    pages: dict[int, _Page],
+    index: _Page | None,
+    index_limit: int,
+    say: Progress,
+) -> int:
+    """Put every calendar row on its campaign's page (and the index); return the count."""
+    total = 0
+    for row in _rows(conn, list(pages)):
+        when = ctx.when(row[1], row[8])
+        pages[row[7]].add(row, when, ctx)
+        if index is not None and total < index_limit:
+            index.add(row, when, ctx)
+        total += 1
+        if total % 20_000 == 0:
+            say(f"{_number(total)} konten dibaca")
+    return total
+
+
 def export_html(
     ws: Workspace,
     folder: str | Path,
@@ -444,18 +460,9 @@ def export_html(
     with ws.engine.connect() as conn:
         campaigns = _pick(_campaigns(ws, conn), campaign)
         ctx = _Context(ws, conn)
-        by_id = {c.id: c for c in campaigns}
         index = _Page(campaigns) if campaign is None else None
         pages = {c.id: _Page([c]) for c in campaigns}
-        total = 0
-        for row in _rows(conn, list(by_id)):
-            when = ctx.when(row[1], row[8])
-            pages[row[7]].add(row, when, ctx)
-            if index is not None and total < index_limit:
-                index.add(row, when, ctx)
-            total += 1
-            if total % 20_000 == 0:
-                say(f"{_number(total)} konten dibaca")
+        total = _collect(conn, ctx, pages, index, index_limit, say)
     for c in campaigns:
         page = pages.pop(c.id)
         data = page.data(ctx, c.title, [None])
@@ -465,7 +472,7 @@ def export_html(
     if index is not None:
         notice = None
         if total > index_limit:
-            index.entries.clear()
+            index = _Page(campaigns)  # the campaign list only
             notice = (
                 f"Ekspor ini memuat {_number(total)} konten, lebih dari {_number(index_limit)}: "
                 "kalender gabungan tidak ditampilkan. Buka halaman tiap kampanye."
