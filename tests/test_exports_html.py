@@ -21,7 +21,14 @@ from amplifier.exports.html import page_json
 from amplifier.exports.rows import A, C, U, V, variant_rows
 from amplifier.workspace import Workspace
 from tests.browser import file_url
-from tests.conftest import ABROAD_ORG, HUT_CALENDAR, Planned, invoke_exports, plan_workspace
+from tests.conftest import (
+    ABROAD_ORG,
+    HUT_CALENDAR,
+    Planned,
+    WorkspaceFactory,
+    invoke_exports,
+    plan_workspace,
+)
 
 CALENDAR = (
     HUT_CALENDAR
@@ -208,6 +215,31 @@ def test_one_campaign_and_unknown_campaigns(ws: Workspace, tmp_path: Path) -> No
     assert not (tmp_path / "html" / "index.html").exists()
     with pytest.raises(Exception, match="no campaign 'hutt' \\(did you mean 'hut'\\?\\)"):
         export_html(ws, tmp_path / "html", campaign="hutt")
+
+
+def test_on_each_database(
+    make_workspace: WorkspaceFactory, database_url: str, tmp_path: Path
+) -> None:
+    """Times and enums are read raw for speed: SQLite gives text, PostgreSQL objects."""
+    from amplifier.confirm import confirm_variant
+
+    root = make_workspace(org=ABROAD_ORG, calendars={"a.yaml": CALENDAR})
+    ws = Workspace.open(root, database_url=database_url)
+    ws.sync()
+    ws.plan()
+    x = next(v for v in ws.variants() if v.unit_id == 1)
+    url = "https://x.com/kptd_ri/status/1790000000000000001"
+    confirm_variant(ws, x.id or 0, url)
+    expected = {r["id"]: r for r in calendar_rows(ws)}
+    report = export_html(ws, tmp_path / "html")
+    assert report.variants == len(expected) == 9
+    data = embedded(tmp_path / "html" / "index.html")
+    for entry in data["entries"]:
+        assert entry[4] == expected[entry[0]]["day"].isoformat()
+    published = next(e for e in data["entries"] if e[0] == x.id)
+    assert published[7] == "published" and published[9] == url
+    assert {s[0] for s in data["shades"]} >= {"Masa Hening Nasional", "Masa Hening Bali"}
+    ws.engine.dispose()
 
 
 @given(st.recursive(st.text(), lambda inner: st.lists(inner, max_size=3), max_leaves=8))
