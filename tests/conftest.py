@@ -106,11 +106,16 @@ def plan_workspace(base: Path, org: str, calendars: dict[str, str]) -> Planned:
     for name, text in calendars.items():
         (root / "calendars" / name).write_text(text, encoding="utf-8")
     db = base / "planned.db"
-    ws = Workspace.open(root, database_url=f"sqlite:///{db}")
+    open_planned(root, f"sqlite:///{db}").engine.dispose()
+    return root, db
+
+
+def open_planned(root: Path, database_url: str) -> Workspace:
+    """The workspace at ``root`` on ``database_url``, synced and planned."""
+    ws = Workspace.open(root, database_url=database_url)
     ws.sync()
     ws.plan()
-    ws.engine.dispose()
-    return root, db
+    return ws
 
 
 @pytest.fixture

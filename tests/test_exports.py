@@ -28,6 +28,7 @@ from tests.conftest import (
     Planned,
     WorkspaceFactory,
     invoke_exports,
+    open_planned,
     plan_workspace,
 )
 
@@ -309,10 +310,7 @@ def test_exports_and_confirm_on_each_database(
     """Times, enums and JSON are read raw for speed: SQLite gives text, PostgreSQL objects."""
     from amplifier.confirm import confirm_variant
 
-    root = make_workspace(org=ORG, calendars={"hut.yaml": CALENDAR})
-    ws = Workspace.open(root, database_url=database_url)
-    ws.sync()
-    ws.plan()
+    ws = open_planned(make_workspace(org=ORG, calendars={"hut.yaml": CALENDAR}), database_url)
     variants = {v.id: v for v in ws.variants()}
     x = next(v for v in variants.values() if v.unit_id == 1)
     confirm_variant(ws, x.id or 0, "https://x.com/kptd_ri/status/1790000000000000001")

@@ -27,6 +27,7 @@ from tests.conftest import (
     Planned,
     WorkspaceFactory,
     invoke_exports,
+    open_planned,
     plan_workspace,
 )
 
@@ -223,10 +224,7 @@ def test_on_each_database(
     """Times and enums are read raw for speed: SQLite gives text, PostgreSQL objects."""
     from amplifier.confirm import confirm_variant
 
-    root = make_workspace(org=ABROAD_ORG, calendars={"a.yaml": CALENDAR})
-    ws = Workspace.open(root, database_url=database_url)
-    ws.sync()
-    ws.plan()
+    ws = open_planned(make_workspace(org=ABROAD_ORG, calendars={"a.yaml": CALENDAR}), database_url)
     x = next(v for v in ws.variants() if v.unit_id == 1)
     url = "https://x.com/kptd_ri/status/1790000000000000001"
     confirm_variant(ws, x.id or 0, url)
