@@ -136,11 +136,8 @@ def demo(
         out.print(
             f"calendar: {again} export ics --out {Path(data['folder']) / 'ics'}", highlight=False
         )
-        out.print(
-            f"          {again} export html --out {Path(data['folder']) / 'html'}  "
-            f"(then open {Path(data['folder']) / 'html' / 'index.html'})",
-            highlight=False,
-        )
+        if data["calendar"]:
+            out.print(f"HTML calendar of the plan: {data['calendar']}", highlight=False)
         out.print(f"report:   {again} report coverage", highlight=False)
     remaining = data["statuses"].get("scheduled", 0) + data["statuses"].get("publishing", 0)
     if remaining:
