@@ -368,6 +368,24 @@ def test_click_shows_the_text_and_hostile_text_stays_text(
     page.errors.assert_none()
 
 
+def test_a_published_entry_links_to_the_live_post(page: Any, ws: Workspace, tmp_path: Path) -> None:
+    from amplifier.confirm import confirm_variant
+
+    x = next(v for v in ws.variants() if v.unit_id == 1)
+    url = "https://x.com/kptd_ri/status/1790000000000000001"
+    confirm_variant(ws, x.id or 0, url)
+    export_html(ws, tmp_path / "html")
+    open_calendar(page, tmp_path / "html" / "index.html")
+    page.click(f'#calendar .entry[data-id="{x.id}"]')
+    assert page.inner_text("#detail-status") == "sudah terbit"
+    assert page.get_attribute("#detail-url", "href") == url
+    assert page.is_visible("#detail-url")
+    other = next(v for v in ws.variants() if v.id != x.id)
+    page.click(f'#calendar .entry[data-id="{other.id}"]')
+    assert page.get_attribute("#detail-url", "href") is None and page.is_hidden("#detail-url")
+    page.errors.assert_none()
+
+
 def test_zone_abbreviations(page: Any, ws: Workspace, exported: Path) -> None:
     open_calendar(page, exported / "index.html")
     page.click("#view-week")
