@@ -65,7 +65,7 @@ import sqlalchemy as sa
 
 from amplifier.errors import InvalidOperation, NotFound
 from amplifier.models import ACCOUNTS, VARIANTS, utcnow
-from amplifier.vocab import VariantStatus
+from amplifier.vocab import PLATFORM_NAMES, VariantStatus
 
 if TYPE_CHECKING:
     from amplifier.workspace import Workspace
@@ -100,14 +100,6 @@ HAND_CONFIRMED = "confirmed published by hand"
 
 # --- URL rules ----------------------------------------------------------------------------
 
-_NAMES = {
-    "x": "X",
-    "instagram": "Instagram",
-    "facebook": "Facebook",
-    "tiktok": "TikTok",
-    "youtube": "YouTube",
-    "threads": "Threads",
-}
 # the platform's domains (named in messages), and the subdomains a post link may use
 _DOMAINS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "x": (("x.com", "twitter.com"), ("www.", "mobile.")),
@@ -224,7 +216,7 @@ def check_post_url(platform: str, handle: str, url: str) -> str | None:
     'the post is on @orang_lain, not on this account (@kptd_ri)'
     """
     platform = str(platform)
-    name = _NAMES.get(platform, platform)
+    name = PLATFORM_NAMES.get(platform, platform)
     example = _EXAMPLES.get(platform, "").format(h=handle)
     text = url.strip()
     try:

@@ -2,9 +2,10 @@
 
 It copies nothing and changes nothing of the workspace: it uses its own SQLite database and
 outbox in a fresh folder. It syncs and plans the calendar for real (targeting, templates,
-checks, review, timing), then compresses time: every scheduled variant keeps its order but
-is moved into the next few seconds. Then it runs the real daemon until every demo variant
-has gone out through the outbox (manual accounts) or the log publisher (API accounts).
+checks, review, timing) and writes the HTML calendar of that plan (``html/index.html``),
+then compresses time: every scheduled variant keeps its order but is moved into the next
+few seconds. Then it runs the real daemon until every demo variant has gone out through the
+outbox (manual accounts) or the log publisher (API accounts).
 
     result = run_demo(Path("."), Path("/tmp/amplifier-demo"))
 """
@@ -25,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from amplifier.dispatch import DispatchReport
+from amplifier.exports.html import export_html
 from amplifier.models import VARIANTS, utcnow
 from amplifier.schedule import Daemon
 from amplifier.vocab import VariantStatus
@@ -51,6 +53,7 @@ class DemoResult:
     lateness: list[float] = field(default_factory=list)
     seconds: float = 0.0
     jobs: dict[str, Any] = field(default_factory=dict)
+    calendar: Path | None = None  # the HTML calendar of the plan, before it was compressed
 
     def as_dict(self) -> dict[str, Any]:
         late = sorted(self.lateness)
@@ -58,6 +61,7 @@ class DemoResult:
             "folder": str(self.folder),
             "database_url": self.database_url,
             "outbox": str(self.outbox),
+            "calendar": str(self.calendar) if self.calendar else None,
             "planned": self.planned,
             "statuses": dict(self.statuses),
             "outcomes": dict(self.outcomes),
@@ -107,10 +111,12 @@ def run_demo(
     say("planning: targeting, templates, checks, review, timing")
     summary = ws.plan()
     planned = {"variants": summary.targets, "by_status": dict(summary.by_status)}
+    calendar = export_html(ws, folder / "html").index
+    say(f"HTML calendar of the plan: {calendar}")
     count = compress(ws, utcnow() + dt.timedelta(seconds=lead), spread)
     say(f"compressed {count} scheduled variants into the next {lead + spread:.0f} seconds")
 
-    result = DemoResult(folder, url, outbox, planned)
+    result = DemoResult(folder, url, outbox, planned, calendar=calendar)
     reports: list[DispatchReport] = []
     done = threading.Event()
     daemon = Daemon(ws, on_dispatch=reports.append, digests=False)

@@ -14,6 +14,17 @@ class Platform(StrEnum):
     THREADS = "threads"
 
 
+#: how each platform's name is written for people
+PLATFORM_NAMES: dict[str, str] = {
+    "x": "X",
+    "instagram": "Instagram",
+    "facebook": "Facebook",
+    "tiktok": "TikTok",
+    "youtube": "YouTube",
+    "threads": "Threads",
+}
+
+
 class UnitKind(StrEnum):
     """Where a work unit (unit kerja) sits in the institution."""
 

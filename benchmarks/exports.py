@@ -1,4 +1,4 @@
-"""Exports benchmark: 100,000 variants to ICS (one calendar per unit) and to CSV.
+"""Exports benchmark: 100,000 variants to ICS (one calendar per unit), CSV and HTML.
 
     python benchmarks/exports.py            # 5,000 units × 4 platforms × 5 posts = 100,000
     python benchmarks/exports.py --quick    # 500 units: 10,000 variants, a few seconds
@@ -14,11 +14,29 @@ of statuses (scheduled 80 %, published 10 % with a URL, cancelled 5 %, held 3 %,
 (a) ``export_ics(ws, folder, by=["unit"])``: every unit's calendar, first export (all new);
 (b) the same again after 1 % of the publish times moved: every file is rebuilt, the
     changed events get SEQUENCE 1 (the count is checked);
-(c) ``export_csv(ws, file, bom=True)``: one row per variant.
+(c) ``export_csv(ws, file, bom=True)``: one row per variant;
+(d) ``export_html(ws, folder)``: the HTML calendar (index and campaign pages). Each run
+    reads the workspace files again (holidays, quiet periods), as a fresh
+    ``amplifier export html`` would.
 
-Targets: (a), (b), (c) ≤ 10 s each for 100,000 variants. Each ICS export starts without
-the process's VTIMEZONE cache, as a fresh ``amplifier export ics`` would. After the runs,
-a sample of the calendars is parsed back with ``icalendar`` and the events counted.
+Targets: (a), (b), (c), (d) ≤ 10 s each for 100,000 variants. Each ICS export starts
+without the process's VTIMEZONE cache, as a fresh ``amplifier export ics`` would. After
+the runs, a sample of the calendars is parsed back with ``icalendar`` and the events
+counted.
+
+Then, in headless Chromium (Debian's ``chromium``, through Playwright), unless
+``--no-browser``: a second synthetic institution of ``--browser-units`` units (250: 5,000
+variants in one campaign) is exported to HTML, and its campaign page is opened from
+``file://`` ``--browser-repeat`` times (5), each in a fresh browser context:
+
+(e) navigation start to interactive: the page's own ``performance.now()`` when its
+    script has rendered and the next frame has started (the ``data-ready`` attribute),
+    and the wall time from ``page.goto`` to that attribute;
+(f) round trips, from the click or change event to the frame after the redraw, in the
+    busiest week: the switch from the month view to the week view (every entry of the
+    week drawn), then a filter (platform X) in the week view.
+
+Target: (e) ≤ 2 s for a 5,000-variant campaign page.
 """
 
 from __future__ import annotations
@@ -31,6 +49,7 @@ import io
 import json
 import pstats
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -46,17 +65,19 @@ import sqlalchemy as sa
 
 import amplifier
 from amplifier.database import update_rows
-from amplifier.exports import export_csv, export_ics
+from amplifier.exports import export_csv, export_html, export_ics
 from amplifier.exports.ics import CALENDAR_STATUSES, _vtimezone
 from amplifier.models import Account, CentralPost, Variant, WorkUnit
 from amplifier.plan import idempotency_key
 from amplifier.vocab import ReviewState, VariantStatus
 from benchmarks._synthetic import PLATFORMS, POSTS, build_workspace
-from benchmarks.fanout import Scenario, log, machine
+from benchmarks.fanout import Scenario, load_average, log, machine
 
 DEFAULT_UNITS = 5_000
 QUICK_UNITS = 500
+BROWSER_UNITS = 250  # × 4 platforms × 5 posts = 5,000 variants on one campaign page
 TARGET_SECONDS = 10.0
+TARGET_INTERACTIVE_MS = 2_000.0
 MOVED_SHARE = 0.01
 
 V = Variant.__table__  # type: ignore[attr-defined]
@@ -183,6 +204,113 @@ class Options:
     json_path: Path | None
     profile: bool
     keep: Path | None
+    browser_units: int = BROWSER_UNITS
+    browser_repeat: int = 5
+    browser: bool = True
+
+
+def synthetic(work: Path, name: str, units: int) -> tuple[amplifier.Workspace, int]:
+    """A synced synthetic workspace under ``work/name`` with its variants inserted."""
+    root = build_workspace(work / name, units)
+    db = work / f"{name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    ws = amplifier.open_workspace(root, database_url=f"sqlite:///{db}")
+    ws.sync()
+    return ws, insert_variants(ws)
+
+
+# what the page runs for one interaction: the change, the redraw, and the frame after it;
+# it returns the milliseconds and how many entries the page then counts
+_ROUND_TRIP = """async ([selector, value]) => {
+  const start = performance.now();
+  const node = document.querySelector(selector);
+  if (node.tagName === "SELECT") {
+    node.value = value;
+    node.dispatchEvent(new Event("change"));
+  } else {
+    node.click();
+  }
+  // the next frame, then a task: the redraw has been laid out and painted
+  await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+  return [performance.now() - start, +document.querySelector("#count").dataset.count];
+}"""
+
+
+_BUSIEST = """() => {
+  const data = JSON.parse(document.getElementById("amplifier-data").textContent);
+  const days = {};
+  for (const e of data.entries) days[e[4]] = (days[e[4]] || 0) + 1;
+  const day = Object.keys(days).sort((a, b) => days[b] - days[a])[0];
+  location.hash = "#bulan/" + day;
+}"""
+
+
+def browser_run(opts: Options, work: Path) -> dict[str, Any]:
+    """(e) and (f): a campaign page of ``opts.browser_units × 20`` variants in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM_ARGS, chromium_path
+
+    path = chromium_path()
+    if path is None:
+        return {"skipped": "Chromium is not installed (apt-get install chromium)"}
+    log(f"browser: a campaign page of {opts.browser_units * len(PLATFORMS) * POSTS:,} variants")
+    ws, variants = synthetic(work, "ws-browser", opts.browser_units)
+    report = export_html(ws, work / "html-browser")
+    ws.engine.dispose()
+    name, entries = next(p for p in report.pages if p[0].startswith("campaigns/"))
+    page_file = work / "html-browser" / name
+    ready, wall, filters, weeks = [], [], [], []
+    errors: list[str] = []  # console errors and uncaught exceptions of every run
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        version = browser.version
+        try:
+            for i in range(opts.browser_repeat):
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                started = time.perf_counter()
+                page.goto(page_file.as_uri())
+                page.wait_for_selector("html[data-ready]")
+                wall.append((time.perf_counter() - started) * 1000)
+                ready.append(float(page.get_attribute("html", "data-ready") or "nan"))
+                # the busiest day's month, through the page's own address (#bulan/<day>)
+                renders = int(page.get_attribute("html", "data-renders") or 0)
+                page.evaluate(_BUSIEST)
+                page.wait_for_function(f"+document.documentElement.dataset.renders > {renders}")
+                month = int(page.get_attribute("#count", "data-count") or 0)
+                ms, week = page.evaluate(_ROUND_TRIP, ["#view-week", ""])
+                weeks.append(ms)
+                ms, filtered = page.evaluate(_ROUND_TRIP, ["#filter-platform", "x"])
+                assert 0 < filtered < week, (week, filtered)  # the filter really filtered
+                filters.append(ms)
+                assert not errors, errors
+                context.close()
+                log(f"browser {i + 1}/{opts.browser_repeat}: ready {ready[-1]:.0f} ms")
+        finally:
+            browser.close()
+    median = statistics.median
+    return {
+        "chromium": version,
+        "page": name,
+        "entries": entries,
+        "variants": variants,
+        "page_bytes": page_file.stat().st_size,
+        "repeat": opts.browser_repeat,
+        "ready_ms": [round(x, 1) for x in ready],
+        "median_ready_ms": round(median(ready), 1),
+        "median_wall_ms": round(median(wall), 1),
+        "median_filter_ms": round(median(filters), 1),
+        "median_week_view_ms": round(median(weeks), 1),
+        "month_entries": month,
+        "week_entries": week,
+        "filtered_entries": filtered,
+        "target_ms": TARGET_INTERACTIVE_MS,
+        "pass": median(ready) <= TARGET_INTERACTIVE_MS and median(wall) <= TARGET_INTERACTIVE_MS,
+    }
 
 
 def profile_call(fn: Any, top: int = 18) -> str:
@@ -197,21 +325,16 @@ def profile_call(fn: Any, top: int = 18) -> str:
 
 def run(opts: Options, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
+    load_at_start = load_average()
     log(f"writing and syncing a synthetic workspace of {opts.units:,} units")
-    root = build_workspace(work / "ws", opts.units)
-    db = work / "exports.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    ws = amplifier.open_workspace(root, database_url=f"sqlite:///{db}")
-    ws.sync()
-    log("inserting variants")
-    variants = insert_variants(ws)
+    ws, variants = synthetic(work, "exports", opts.units)
     expected = variants - sum(1 for n in range(variants) if status_for(n) not in CALENDAR_STATUSES)
     setup = time.perf_counter() - started
 
     first = Scenario("a", "ICS, one calendar per unit, first export", variants)
     again = Scenario("b", f"ICS again after {MOVED_SHARE:.0%} of times moved", variants)
     table = Scenario("c", "CSV with BOM, one row per variant", variants)
+    pages = Scenario("d", "HTML calendar, index and campaign pages", variants)
     checks: list[dict[str, Any]] = []
     for i in range(opts.repeat):
         folder = work / f"ics-{i}"
@@ -233,6 +356,12 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
             csv_report = export_csv(ws, path, bom=True)
         assert csv_report.rows == variants
         size = path.stat().st_size
+        log(f"repetition {i + 1}/{opts.repeat}: HTML")
+        ws.__dict__.pop("files", None)  # read the workspace files again, as a fresh process
+        with pages.measure():
+            html_report = export_html(ws, work / f"html-{i}")
+        assert html_report.variants == expected, (html_report.variants, expected)
+        html_bytes = sum((work / f"html-{i}" / n).stat().st_size for n, _ in html_report.pages)
     profile = ""
     if opts.profile:
         log("profiling one more ICS export")
@@ -240,7 +369,8 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
         shutil.rmtree(folder, ignore_errors=True)
         profile = profile_call(lambda: export_ics(ws, folder, by=["unit"]))
     ws.engine.dispose()
-    scenarios = [first, again, table]
+    browser = browser_run(opts, work) if opts.browser else {"skipped": "--no-browser"}
+    scenarios = [first, again, table, pages]
     return {
         "machine": machine(),
         "parameters": {
@@ -261,6 +391,10 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
             for s in scenarios
         },
         "csv_bytes": size,
+        "html_bytes": html_bytes,
+        "html_pages": len(html_report.pages),
+        "browser": browser,
+        "load_average": {"start": load_at_start, "end": load_average()},
         "checks": checks,
         "profile": profile,
         "total_seconds": round(time.perf_counter() - started, 1),
@@ -308,6 +442,26 @@ def render_report(result: dict[str, Any]) -> str:
         f"{check['events_parsed_with_icalendar']:,} events parsed back with icalendar"
     )
     lines.append(f"CSV size: {result['csv_bytes'] / 1e6:.1f} MB")
+    lines.append(f"HTML: {result['html_pages']} pages, {result['html_bytes'] / 1e6:.1f} MB in all")
+    b = result["browser"]
+    if "skipped" in b:
+        lines.append(f"Chromium: skipped ({b['skipped']})")
+    else:
+        lines += [
+            "",
+            f"Chromium {b['chromium']}: {b['page']}, {b['entries']:,} entries, "
+            f"{b['page_bytes'] / 1e6:.1f} MB; median of {b['repeat']}",
+            f"  (e) navigation start to interactive (data-ready): {b['median_ready_ms']:.0f} ms "
+            f"(runs {', '.join(f'{x:.0f}' for x in b['ready_ms'])}); wall, goto to ready: "
+            f"{b['median_wall_ms']:.0f} ms; target ≤ {b['target_ms']:.0f} ms: "
+            f"{'PASS' if b['pass'] else 'FAIL'}",
+            f"  (f) month view ({b['month_entries']:,} entries in the month) to week view "
+            f"({b['week_entries']:,} entries drawn): {b['median_week_view_ms']:.1f} ms; "
+            f"then the platform filter X ({b['filtered_entries']:,} entries drawn): "
+            f"{b['median_filter_ms']:.1f} ms",
+        ]
+    load = result["load_average"]
+    lines.append(f"load average (1, 5, 15 min): start {load['start']}, end {load['end']}")
     lines.append(f"benchmark wall time: {result['total_seconds']} s")
     if result["profile"]:
         lines += ["", "cProfile of one more ICS export (a):", result["profile"]]
@@ -325,12 +479,26 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--profile", action="store_true", help="cProfile one more ICS export")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder, keep it")
+    parser.add_argument(
+        "--browser-units", type=int, default=BROWSER_UNITS, help="units of the Chromium page"
+    )
+    parser.add_argument("--browser-repeat", type=int, default=5, help="Chromium page loads")
+    parser.add_argument("--no-browser", action="store_true", help="skip the Chromium part")
     args = parser.parse_args(argv)
     units = args.units or (QUICK_UNITS if args.quick else DEFAULT_UNITS)
     repeat = args.repeat or (1 if args.quick else 3)
     if repeat < 1:
         parser.error("--repeat must be at least 1")
-    return Options(units, repeat, args.json, args.profile, args.keep)
+    return Options(
+        units,
+        repeat,
+        args.json,
+        args.profile,
+        args.keep,
+        args.browser_units,
+        max(args.browser_repeat, 1),
+        not args.no_browser,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"results written to {opts.json_path}")
     full = result["parameters"]["variants"] >= 100_000
     failed = full and any(not s["pass"] for s in result["scenarios"].values())
+    failed = failed or result["browser"].get("pass") is False
     return 1 if failed or not all(c["ok"] for c in result["checks"]) else 0
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
@@ -8,7 +9,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import typer
+from typer.testing import CliRunner
 
+from amplifier.cli import export_cmds
+from amplifier.cli.app import _root
+from amplifier.errors import AmplifierError
+from amplifier.workspace import Workspace
 from tests.browser import chromium, page  # noqa: F401  (fixtures for the browser tests)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,8 +53,77 @@ admins:
       valid_until: 2027-12-31
 """
 
+# MINIMAL_ORG with an office abroad, in a zone with daylight saving time
+ABROAD_ORG = MINIMAL_ORG.replace(
+    "admins:",
+    """\
+  - code: PWK-DEN-HAAG
+    name: Kantor Perwakilan Den Haag
+    kind: overseas
+    parent: PUSAT
+    city: Den Haag
+    timezone: Europe/Amsterdam
+    accounts:
+      - platform: x
+        handle: kptd_denhaag
+admins:""",
+)
+# one campaign of two posts (in October 2027, when Europe/Amsterdam leaves summer time)
+HUT_CALENDAR = """\
+campaigns:
+  - slug: hut
+    title: HUT Kementerian
+    period: {start: 2027-10-01, end: 2027-10-31}
+    timing: {window: {relative: {start: 30m, end: 1d}}}
+    posts:
+      - key: satu
+        title: Pos Pertama, Hari Ini
+        at: 2027-10-29T09:00:00+07:00
+        body: Pos pertama.
+      - key: dua
+        at: 2027-10-30T09:00:00+07:00
+        body: Pos kedua.
+"""
 
 WorkspaceFactory = Callable[..., Path]
+Planned = tuple[Path, Path]  # (workspace folder, planned SQLite database)
+
+
+def plan_workspace(base: Path, org: str, calendars: dict[str, str]) -> Planned:
+    """Write a workspace under ``base``, sync and plan it into ``base/planned.db``.
+
+    A test module plans once in a module-scoped ``planned`` fixture::
+
+        @pytest.fixture(scope="module")
+        def planned(tmp_path_factory):
+            return plan_workspace(tmp_path_factory.mktemp("x"), ORG, {"hut.yaml": CALENDAR})
+
+    and its tests take ``ws``: a workspace on a fresh copy of that database.
+    """
+    root = base / "ws"
+    (root / "calendars").mkdir(parents=True)
+    (root / "org.yaml").write_text(org, encoding="utf-8")
+    for name, text in calendars.items():
+        (root / "calendars" / name).write_text(text, encoding="utf-8")
+    db = base / "planned.db"
+    open_planned(root, f"sqlite:///{db}").engine.dispose()
+    return root, db
+
+
+def open_planned(root: Path, database_url: str) -> Workspace:
+    """The workspace at ``root`` on ``database_url``, synced and planned."""
+    ws = Workspace.open(root, database_url=database_url)
+    ws.sync()
+    ws.plan()
+    return ws
+
+
+@pytest.fixture
+def ws(planned: Planned, tmp_path: Path) -> Workspace:
+    """The test module's ``planned`` workspace, on a copy of its database."""
+    root, db = planned
+    shutil.copyfile(db, tmp_path / "t.db")
+    return Workspace.open(root, database_url=f"sqlite:///{tmp_path / 't.db'}")
 
 
 @pytest.fixture
@@ -77,6 +153,22 @@ def make_workspace(tmp_path: Path) -> WorkspaceFactory:
         return root
 
     return make
+
+
+def invoke_exports(ws: Workspace, *args: str) -> tuple[int, str, str]:
+    """Run the export and confirm commands on a fresh Typer app, with the CLI's error
+    boundary: ``(exit code, stdout, stderr)``; an ``AmplifierError`` is exit code 2."""
+    app = typer.Typer(pretty_exceptions_enable=False)
+    app.callback()(_root)
+    export_cmds.register(app)
+    base = ["-w", str(ws.root), "--database-url", ws.database_url]
+    result = CliRunner().invoke(app, [*base, *args])
+    code = result.exit_code
+    if isinstance(result.exception, AmplifierError):
+        code = 2
+    elif result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return code, result.stdout, result.stderr
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

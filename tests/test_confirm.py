@@ -5,24 +5,19 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import typer
-from typer.testing import CliRunner
 
-from amplifier.cli import export_cmds
-from amplifier.cli.app import _root
 from amplifier.confirm import check_post_url, confirm_variant, import_confirmations
-from amplifier.errors import AmplifierError, InvalidOperation, NotFound
+from amplifier.errors import InvalidOperation, NotFound
 from amplifier.exports import export_csv
 from amplifier.models import Variant
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
-from tests.conftest import MINIMAL_ORG
+from tests.conftest import MINIMAL_ORG, Planned, invoke_exports, plan_workspace
 
 V = Variant.__table__  # type: ignore[attr-defined]
 NOW = dt.datetime(2027, 10, 29, 6, 0, tzinfo=dt.UTC)
@@ -105,25 +100,8 @@ def test_rejected_urls_say_why(platform: str, handle: str, url: str, reason: str
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("confirm")
-    root = base / "ws"
-    (root / "calendars").mkdir(parents=True)
-    (root / "org.yaml").write_text(MINIMAL_ORG, encoding="utf-8")
-    (root / "calendars" / "hut.yaml").write_text(CALENDAR, encoding="utf-8")
-    db = base / "planned.db"
-    ws = Workspace.open(root, database_url=f"sqlite:///{db}")
-    ws.sync()
-    ws.plan()
-    ws.engine.dispose()
-    return root, db
-
-
-@pytest.fixture
-def ws(planned: tuple[Path, Path], tmp_path: Path) -> Workspace:
-    root, db = planned
-    shutil.copyfile(db, tmp_path / "t.db")
-    return Workspace.open(root, database_url=f"sqlite:///{tmp_path / 't.db'}")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Planned:
+    return plan_workspace(tmp_path_factory.mktemp("confirm"), MINIMAL_ORG, {"hut.yaml": CALENDAR})
 
 
 def variant(ws: Workspace, platform: str, post: int = 0) -> Variant:
@@ -255,35 +233,21 @@ def test_bad_import_files(ws: Workspace, tmp_path: Path) -> None:
 # --- the command ----------------------------------------------------------------------------
 
 
-def invoke(ws: Workspace, *args: str) -> tuple[int, str, str]:
-    app = typer.Typer(pretty_exceptions_enable=False)
-    app.callback()(_root)
-    export_cmds.register(app)
-    base = ["-w", str(ws.root), "--database-url", ws.database_url]
-    result = CliRunner().invoke(app, [*base, *args])
-    code = result.exit_code
-    if isinstance(result.exception, AmplifierError):
-        code = 2
-    elif result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return code, result.stdout, result.stderr
-
-
 def test_confirm_command(ws: Workspace, tmp_path: Path) -> None:
     x1, x2 = variant(ws, "x", 0), variant(ws, "x", 1)
-    code, stdout, _ = invoke(ws, "confirm", str(x1.id), TWEET)
+    code, stdout, _ = invoke_exports(ws, "confirm", str(x1.id), TWEET)
     assert code == 0 and "confirmed: published" in stdout
-    assert invoke(ws, "confirm", str(x2.id), GRAM)[0] == 2
-    assert invoke(ws, "confirm")[0] == 2
+    assert invoke_exports(ws, "confirm", str(x2.id), GRAM)[0] == 2
+    assert invoke_exports(ws, "confirm")[0] == 2
 
     mixed = tmp_path / "mixed.csv"
     mixed.write_text(f"variant,url\n{x2.id},https://x.com/lain/status/5\n{x1.id},{TWEET}\n")
-    code, stdout, _ = invoke(ws, "confirm", "--import", str(mixed), "-f", "json")
+    code, stdout, _ = invoke_exports(ws, "confirm", "--import", str(mixed), "-f", "json")
     data = json.loads(stdout)
     assert code == 2 and (data["ok"], data["rejected"]) == (1, 1)
     assert [r["result"] for r in data["rows"]] == ["rejected", "ok"]
     good = tmp_path / "good.csv"
     good.write_text(f"variant,url\n{x2.id},https://x.com/kptd_ri/status/6\n")
-    code, stdout, _ = invoke(ws, "confirm", "--import", str(good))
+    code, stdout, _ = invoke_exports(ws, "confirm", "--import", str(good))
     assert code == 0 and "1 ok, 0 rejected" in stdout
-    assert invoke(ws, "confirm", "1", TWEET, "--import", str(good))[0] == 2
+    assert invoke_exports(ws, "confirm", "1", TWEET, "--import", str(good))[0] == 2

@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,77 +13,39 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 import sqlalchemy as sa
-import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from amplifier.cli import export_cmds
-from amplifier.cli.app import _root
-from amplifier.errors import AmplifierError
 from amplifier.exports import COLUMNS, export_csv, export_ics
 from amplifier.exports.ics import fold, text_value
 from amplifier.models import Variant
 from amplifier.status import cancel_variant
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
-from tests.conftest import MINIMAL_ORG, WorkspaceFactory
+from tests.conftest import (
+    ABROAD_ORG,
+    HUT_CALENDAR,
+    Planned,
+    WorkspaceFactory,
+    invoke_exports,
+    open_planned,
+    plan_workspace,
+)
 
 V = Variant.__table__  # type: ignore[attr-defined]
 
-ORG = MINIMAL_ORG.replace(
-    "admins:",
-    """\
-  - code: PWK-DEN-HAAG
-    name: Kantor Perwakilan Den Haag
-    kind: overseas
-    parent: PUSAT
-    city: Den Haag
-    timezone: Europe/Amsterdam
-    accounts:
-      - platform: x
-        handle: kptd_denhaag
-admins:""",
-)
-CALENDAR = """\
-campaigns:
-  - slug: hut
-    title: HUT Kementerian
-    period: {start: 2027-10-01, end: 2027-10-31}
-    timing: {window: {relative: {start: 30m, end: 1d}}}
-    posts:
-      - key: satu
-        title: Pos Pertama, Hari Ini
-        at: 2027-10-29T09:00:00+07:00
-        body: Pos pertama.
-      - key: dua
-        at: 2027-10-30T09:00:00+07:00
-        body: Pos kedua.
-"""
+ORG = ABROAD_ORG
+CALENDAR = HUT_CALENDAR
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A workspace synced and planned once; each test gets a copy of its database."""
-    base = tmp_path_factory.mktemp("exports")
-    root = base / "ws"
-    (root / "calendars").mkdir(parents=True)
-    (root / "org.yaml").write_text(ORG, encoding="utf-8")
-    (root / "calendars" / "hut.yaml").write_text(CALENDAR, encoding="utf-8")
-    db = base / "planned.db"
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Planned:
+    """A workspace synced and planned once; each test's ``ws`` gets a copy of its database."""
+    root, db = plan_workspace(tmp_path_factory.mktemp("exports"), ORG, {"hut.yaml": CALENDAR})
     ws = Workspace.open(root, database_url=f"sqlite:///{db}")
-    ws.sync()
-    ws.plan()
     assert {v.status for v in ws.variants()} == {VariantStatus.SCHEDULED}
     ws.engine.dispose()
     return root, db
-
-
-@pytest.fixture
-def ws(planned: tuple[Path, Path], tmp_path: Path) -> Workspace:
-    root, db = planned
-    shutil.copyfile(db, tmp_path / "t.db")
-    return Workspace.open(root, database_url=f"sqlite:///{tmp_path / 't.db'}")
 
 
 def parse(path: Path) -> icalendar.Calendar:
@@ -321,39 +282,24 @@ def test_csv_guards_formulas_unless_raw(ws: Workspace, tmp_path: Path) -> None:
 # --- the commands -------------------------------------------------------------------------
 
 
-def invoke(ws: Workspace, *args: str) -> tuple[int, str, str]:
-    """Run export commands on a fresh Typer app, with the CLI's error boundary."""
-    app = typer.Typer(pretty_exceptions_enable=False)
-    app.callback()(_root)
-    export_cmds.register(app)
-    base = ["-w", str(ws.root), "--database-url", ws.database_url]
-    result = CliRunner().invoke(app, [*base, *args])
-    code = result.exit_code
-    if isinstance(result.exception, AmplifierError):
-        code = 2
-    elif result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return code, result.stdout, result.stderr
-
-
 def test_export_commands(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "ics"
-    code, stdout, _ = invoke(
+    code, stdout, _ = invoke_exports(
         ws, "export", "ics", "--by", "unit", "--by", "campaign", "--out", str(out), "-f", "json"
     )
     assert code == 0
     data = json.loads(stdout)
     assert data["events"] == 6 and set(data["calendars"]) == {"unit", "campaign"}
     assert (out / "campaigns" / "hut.ics").exists()
-    code, stdout, _ = invoke(ws, "export", "ics")  # default folder in the workspace
+    code, stdout, _ = invoke_exports(ws, "export", "ics")  # default folder in the workspace
     assert code == 0 and "calendars written" in stdout
     assert (ws.root / ".amplifier" / "exports" / "ics" / "units" / "PUSAT.ics").exists()
-    assert invoke(ws, "export", "ics", "--by", "region")[0] == 2
+    assert invoke_exports(ws, "export", "ics", "--by", "region")[0] == 2
 
     path = tmp_path / "v.csv"
-    code, stdout, _ = invoke(ws, "export", "csv", "--bom", "--out", str(path))
+    code, stdout, _ = invoke_exports(ws, "export", "csv", "--bom", "--out", str(path))
     assert code == 0 and "6 variants" in stdout and path.read_bytes().startswith(b"\xef\xbb\xbf")
-    code, stdout, _ = invoke(ws, "export", "csv")
+    code, stdout, _ = invoke_exports(ws, "export", "csv")
     assert code == 0
     assert len(list(csv.DictReader(io.StringIO(stdout)))) == 6
 
@@ -364,10 +310,7 @@ def test_exports_and_confirm_on_each_database(
     """Times, enums and JSON are read raw for speed: SQLite gives text, PostgreSQL objects."""
     from amplifier.confirm import confirm_variant
 
-    root = make_workspace(org=ORG, calendars={"hut.yaml": CALENDAR})
-    ws = Workspace.open(root, database_url=database_url)
-    ws.sync()
-    ws.plan()
+    ws = open_planned(make_workspace(org=ORG, calendars={"hut.yaml": CALENDAR}), database_url)
     variants = {v.id: v for v in ws.variants()}
     x = next(v for v in variants.values() if v.unit_id == 1)
     confirm_variant(ws, x.id or 0, "https://x.com/kptd_ri/status/1790000000000000001")

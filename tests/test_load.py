@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amplifier.errors import Problem, WorkspaceError
-from amplifier.load import load_workspace
+from amplifier.load import load_calendars, load_workspace
 from amplifier.load.source import parse_yaml
 from tests.conftest import MINIMAL_ORG, WorkspaceFactory
 
@@ -29,6 +29,21 @@ def test_minimal_workspace_loads(make_workspace: WorkspaceFactory) -> None:
     ws = load_workspace(make_workspace())
     assert [u.code for u in ws.org.units] == ["PUSAT", "KANWIL-BALI"]
     assert ws.org.units[1].accounts[0].key == "instagram:kptd.kanwil.bali"
+
+
+def test_calendars_load_without_the_org(make_workspace: WorkspaceFactory) -> None:
+    good = "holidays:\n  - date: 2027-10-15\n    name: Hari Jadi\n"
+    root = make_workspace(org="units: [", calendars={"a.yaml": good})
+    with pytest.raises(WorkspaceError):
+        load_workspace(root)  # the broken org.yaml
+    (cal,) = load_calendars(root)
+    assert [h.name for h in cal.holidays] == ["Hari Jadi"]
+    make_workspace(root=root, calendars={"b.yaml": "holidays:\n  - dte: 2027-10-15\n"})
+    with pytest.raises(WorkspaceError) as caught:
+        load_calendars(root)
+    assert [p.file for p in caught.value.problems] == ["calendars/b.yaml"] * len(
+        caught.value.problems
+    )
 
 
 def test_unknown_key_suggests_near_miss(make_workspace: WorkspaceFactory) -> None:

@@ -136,6 +136,8 @@ def demo(
         out.print(
             f"calendar: {again} export ics --out {Path(data['folder']) / 'ics'}", highlight=False
         )
+        if data["calendar"]:
+            out.print(f"HTML calendar of the plan: {data['calendar']}", highlight=False)
         out.print(f"report:   {again} report coverage", highlight=False)
     remaining = data["statuses"].get("scheduled", 0) + data["statuses"].get("publishing", 0)
     if remaining:

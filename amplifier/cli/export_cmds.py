@@ -16,7 +16,10 @@ from amplifier.cli.app import Format, FormatOption, err, out, print_json, state
 from amplifier.errors import InvalidOperation
 
 export_app = typer.Typer(
-    help="Exports: calendars a unit admin can subscribe to (ICS), and a spreadsheet (CSV).",
+    help=(
+        "Exports: calendars a unit admin can subscribe to (ICS) or open in a browser (HTML), "
+        "and a spreadsheet (CSV)."
+    ),
     no_args_is_help=True,
 )
 
@@ -33,6 +36,7 @@ class By(StrEnum):
 
 
 DEFAULT_ICS = Path(".amplifier") / "exports" / "ics"
+DEFAULT_HTML = Path(".amplifier") / "exports" / "html"
 
 
 @export_app.command("ics")
@@ -118,6 +122,51 @@ def csv_(
         f"{report.rows} variants written to {escape(str(report.path))} in {report.seconds:.1f} s",
         highlight=False,
     )
+
+
+@export_app.command("html")
+def html(
+    ctx: typer.Context,
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="folder for the pages (default: .amplifier/exports/html in the workspace)",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    campaign: Annotated[
+        str | None,
+        typer.Option("--campaign", help="write only this campaign's page (slug)"),
+    ] = None,
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Write the HTML calendar: index.html and campaigns/<slug>.html, to open offline.
+
+    Month and week views, filters by unit, campaign and platform, shaded blackout days,
+    times in each unit's own zone; click an entry for its text. No network is needed: the
+    pages open from the disk (file://) or from any static web server.
+    """
+    from amplifier.exports import export_html
+
+    ws = state(ctx).open()
+    say = (lambda msg: err.print(f"[dim]{escape(msg)}[/]")) if fmt is Format.TABLE else None
+    target = folder if folder is not None else ws.root / DEFAULT_HTML
+    report = export_html(ws, target, campaign=campaign, progress=say)
+    if fmt is Format.JSON:
+        print_json(report.as_dict())
+        return
+    table = Table("page", "entries", title="pages written")
+    for name, count in report.pages:
+        table.add_row(escape(name), str(count))
+    out.print(table)
+    out.print(
+        f"{len(report.pages)} files, {report.variants} variants; {report.seconds:.1f} s",
+        highlight=False,
+    )
+    if report.index is not None:
+        out.print(f"open: {escape(report.index.as_uri())}", highlight=False, soft_wrap=True)
 
 
 def confirm(

@@ -36,13 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
-from amplifier.models import (
-    ACCOUNTS,
-    CAMPAIGNS,
-    POSTS,
-    UNITS,
-    VARIANTS,
-)
+from amplifier.exports.rows import A, C, P, U, V, aware, plain, variant_rows
 
 if TYPE_CHECKING:
     from amplifier.workspace import Workspace
@@ -72,12 +66,6 @@ COLUMNS = (
 BOM = "\ufeff"
 _FORMULA_START = "=+-@\t\r"
 
-V = VARIANTS
-A = ACCOUNTS
-U = UNITS
-P = POSTS
-C = CAMPAIGNS
-
 
 @dataclass
 class CsvReport:
@@ -103,19 +91,12 @@ class _Times:
         self._local: dict[tuple[Any, str], str] = {}
         self._zones: dict[str, ZoneInfo | None] = {}
 
-    @staticmethod
-    def _aware(value: dt.datetime | str) -> dt.datetime:
-        """A time read without its column type: SQLite gives its text, naive and in UTC."""
-        if isinstance(value, str):
-            value = dt.datetime.fromisoformat(value)
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-
     def utc(self, value: dt.datetime | str | None) -> str:
         if value is None:
             return ""
         found = self._utc.get(value)
         if found is None:
-            text = self._aware(value).astimezone(dt.UTC).isoformat(timespec="seconds")
+            text = aware(value).astimezone(dt.UTC).isoformat(timespec="seconds")
             found = self._utc[value] = text.replace("+00:00", "Z")
         return found
 
@@ -126,8 +107,8 @@ class _Times:
         found = self._local.get(key)
         if found is None:
             zone = self._zone(tzname)
-            aware = self._aware(value)
-            found = aware.astimezone(zone).isoformat(timespec="seconds") if zone else ""
+            moment = aware(value)
+            found = moment.astimezone(zone).isoformat(timespec="seconds") if zone else ""
             self._local[key] = found
         return found
 
@@ -148,36 +129,26 @@ def _count(findings: Any) -> int:
 
 
 def _query() -> sa.Select[Any]:
-    # Enums, JSON and times are read without their SQLAlchemy types: converting 100,000
-    # rows of them costs more than writing the file. ``_Times`` reads each distinct time once.
-    def plain(column: Any) -> Any:
-        return sa.type_coerce(column, sa.String)
-
-    return (
-        sa.select(
-            V.c.id,
-            C.c.slug,
-            P.c.key,
-            U.c.code,
-            U.c.name,
-            U.c.region,
-            U.c.timezone,
-            plain(A.c.platform),
-            A.c.handle,
-            plain(V.c.status),
-            plain(V.c.review),
-            plain(V.c.publish_at),
-            plain(P.c.central_at),
-            V.c.text,
-            plain(V.c.findings),
-            V.c.external_url,
-            plain(V.c.confirmed_at),
-        )
-        .join(A, A.c.id == V.c.account_id)
-        .join(U, U.c.id == V.c.unit_id)
-        .join(P, P.c.id == V.c.post_id)
-        .join(C, C.c.id == P.c.campaign_id)
-        .order_by(V.c.id)
+    # ``_Times`` reads each distinct (plain) time once
+    return variant_rows(
+        V.c.id,
+        C.c.slug,
+        P.c.key,
+        U.c.code,
+        U.c.name,
+        U.c.region,
+        U.c.timezone,
+        plain(A.c.platform),
+        A.c.handle,
+        plain(V.c.status),
+        plain(V.c.review),
+        plain(V.c.publish_at),
+        plain(P.c.central_at),
+        V.c.text,
+        plain(V.c.findings),
+        V.c.external_url,
+        plain(V.c.confirmed_at),
+        order_by=[V.c.id],
     )
 
 

@@ -60,16 +60,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from amplifier.errors import InvalidOperation
-from amplifier.models import (
-    ACCOUNTS,
-    CAMPAIGNS,
-    POSTS,
-    UNITS,
-    VARIANTS,
-    utcnow,
-)
+from amplifier.exports.rows import A, C, P, U, V, aware, plain, variant_rows
+from amplifier.models import utcnow
 from amplifier.publishers.outbox import safe_name, write_atomic
-from amplifier.vocab import VariantStatus
+from amplifier.vocab import PLATFORM_NAMES, VariantStatus
 
 if TYPE_CHECKING:
     from amplifier.workspace import Workspace
@@ -103,20 +97,6 @@ LOCK_FILE = ".amplifier-ics.lock"
 STATE_VERSION = 1
 DURATION = "PT15M"
 UID_DOMAIN = "amplifier"
-PLATFORM_NAMES = {
-    "x": "X",
-    "instagram": "Instagram",
-    "facebook": "Facebook",
-    "tiktok": "TikTok",
-    "youtube": "YouTube",
-    "threads": "Threads",
-}
-
-V = VARIANTS
-A = ACCOUNTS
-U = UNITS
-P = POSTS
-C = CAMPAIGNS
 
 
 @dataclass
@@ -224,15 +204,8 @@ def _uri(value: str | None) -> str | None:
     return value
 
 
-def _aware(value: dt.datetime | str) -> dt.datetime:
-    """A time read without its column type: SQLite gives its text, naive and in UTC."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-
-
 def _utc(value: dt.datetime | str) -> str:
-    v = _aware(value).astimezone(dt.UTC)
+    v = aware(value).astimezone(dt.UTC)
     return f"{v.year:04d}{v.month:02d}{v.day:02d}T{v.hour:02d}{v.minute:02d}{v.second:02d}Z"
 
 
@@ -280,7 +253,7 @@ class _Zones:
         found = self._starts.get(key)
         if found is None:
             zone = self.zone(tzname)
-            local = _aware(when).astimezone(zone) if zone is not None else None
+            local = aware(when).astimezone(zone) if zone is not None else None
             if local is None or local.fold:
                 found = (None, f"DTSTART:{self.stamp(when)}")
             else:
@@ -470,31 +443,25 @@ def _groups(conn: sa.Connection, by: Grouping) -> list[_Group]:
 
 def _event_query(by: Grouping) -> sa.Select[Any]:
     key = {"unit": V.c.unit_id, "account": V.c.account_id, "campaign": C.c.id}[by]
-    return (
-        sa.select(
-            key.label("group_id"),
-            V.c.id,
-            V.c.idempotency_key,
-            V.c.text,
-            sa.type_coerce(V.c.publish_at, sa.String),  # raw: _Zones reads and caches times
-            sa.type_coerce(V.c.status, sa.String),  # plain strings: no Enum conversion
-            V.c.external_url,
-            sa.type_coerce(V.c.updated_at, sa.String),
-            sa.type_coerce(A.c.platform, sa.String),
-            A.c.handle,
-            U.c.timezone,
-            P.c.key.label("post_key"),
-            P.c.title.label("post_title"),
-            C.c.slug,
-        )
-        .join(A, A.c.id == V.c.account_id)
-        .join(U, U.c.id == V.c.unit_id)
-        .join(P, P.c.id == V.c.post_id)
-        .join(C, C.c.id == P.c.campaign_id)
+    return variant_rows(
+        key.label("group_id"),
+        V.c.id,
+        V.c.idempotency_key,
+        V.c.text,
+        plain(V.c.publish_at),  # raw: _Zones reads and caches times
+        plain(V.c.status),  # plain strings: no Enum conversion
+        V.c.external_url,
+        plain(V.c.updated_at),
+        plain(A.c.platform),
+        A.c.handle,
+        U.c.timezone,
+        P.c.key.label("post_key"),
+        P.c.title.label("post_title"),
+        C.c.slug,
         # the status is checked in Python (_by_group): in SQLite, a filter on it picks the
         # status index, and reading 100,000 rows through it takes twice as long as a scan
-        .where(V.c.publish_at.is_not(None))
-        .order_by(key, V.c.publish_at, V.c.id)
+        where=[V.c.publish_at.is_not(None)],
+        order_by=[key, V.c.publish_at, V.c.id],
     )
 
 

@@ -36,7 +36,14 @@ ORG_FILE = "org.yaml"
 CALENDARS_DIR = "calendars"
 TEMPLATES_DIR = "templates"
 
-__all__ = ["SETTINGS_FILE", "LoadedWorkspace", "Source", "load_settings", "load_workspace"]
+__all__ = [
+    "SETTINGS_FILE",
+    "LoadedWorkspace",
+    "Source",
+    "load_calendars",
+    "load_settings",
+    "load_workspace",
+]
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,35 @@ def _read_settings(root: Path) -> tuple[Settings | None, Document, list[Problem]
     return settings, doc, doc.problems + found
 
 
+def _read_calendars(root: Path) -> tuple[list[tuple[CalendarFile, Document]], list[Problem]]:
+    problems: list[Problem] = []
+    calendars: list[tuple[CalendarFile, Document]] = []
+    cal_dir = root / CALENDARS_DIR
+    paths = sorted([*cal_dir.glob("*.yaml"), *cal_dir.glob("*.yml")]) if cal_dir.is_dir() else []
+    for path in paths:
+        doc = read_yaml(path, root)
+        problems += doc.problems
+        if not doc.usable:
+            continue
+        cal, found = validate(CalendarFile, doc)
+        problems += found
+        if cal is not None:
+            calendars.append((cal, doc))
+    return calendars, problems
+
+
+def load_calendars(root: Path) -> list[CalendarFile]:
+    """Only the files in ``calendars/``, each checked on its own (not against org.yaml).
+
+    For readers that need the holidays or quiet periods without the unit tree (reading an
+    org.yaml of thousands of units takes seconds). Raises ``WorkspaceError``.
+    """
+    calendars, problems = _read_calendars(Path(root))
+    if problems:
+        raise WorkspaceError(problems, Path(root))
+    return [cal for cal, _ in calendars]
+
+
 def load_workspace(root: Path) -> LoadedWorkspace:
     """Read and check every workspace file under ``root``.
 
@@ -122,18 +158,8 @@ def load_workspace(root: Path) -> LoadedWorkspace:
                 checked, unit_at, admin_at = partial_org(doc)
                 problems += check_org(checked, doc, unit_at, admin_at)
 
-    calendars: list[tuple[CalendarFile, Document]] = []
-    cal_dir = root / CALENDARS_DIR
-    paths = sorted([*cal_dir.glob("*.yaml"), *cal_dir.glob("*.yml")]) if cal_dir.is_dir() else []
-    for path in paths:
-        doc = read_yaml(path, root)
-        problems += doc.problems
-        if not doc.usable:
-            continue
-        cal, found = validate(CalendarFile, doc)
-        problems += found
-        if cal is not None:
-            calendars.append((cal, doc))
+    calendars, found = _read_calendars(root)
+    problems += found
     problems += check_calendars(calendars, checked, codes)
     if settings is not None and org_doc is not None:
         problems += check_settings_references(settings, settings_doc, codes)
