@@ -260,7 +260,7 @@ def test_coverage_page_charts_render_to_scale(
     _open(page, tmp_path, to_html(coverage(ws, "hut", now=NOW)))
     assert page.title() == "Laporan cakupan (coverage report)"
     assert page.locator("#c0-chart0 svg > title").text_content() == (
-        "Cakupan per wilayah (coverage by region)"
+        "Cakupan per provinsi (coverage by region)"
     )
     # coverage by region: one bar per region, its length to scale
     bars = _bars(page, "c0-chart0")
