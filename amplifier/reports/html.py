@@ -24,7 +24,6 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from markupsafe import Markup, escape
@@ -39,40 +38,19 @@ from amplifier.reports.coverage import (
     DelayBin,
     breakdowns,
 )
-from amplifier.reports.recognition import AdminCredit, Leaderboard, LeaderboardEntry
+from amplifier.reports.recognition import (
+    CENTRAL_ZONE,
+    AdminCredit,
+    Leaderboard,
+    LeaderboardEntry,
+)
 
 __all__ = ["LEADERBOARD_CHART_UNITS", "delay_label", "to_html"]
 
-CENTRAL_ZONE = ZoneInfo("Asia/Jakarta")
+
 LEADERBOARD_CHART_UNITS = 25  # units in the leaderboard's chart; the table has them all
 
-# A cell is its ``<td>`` element. Text from data goes through ``_text`` (escaped); the
-# other cells are numbers we format. ``data-v`` is the value a cell sorts by when that is
-# not its text. Rows are built here rather than in the template: a report can have 25,000
-# of them, and strings are several times faster than a macro per row and cell.
-Cell = str
-
-
-def _int(value: int) -> Cell:
-    return f"<td>{value}</td>"
-
-
-def _sorted_by(text: str, key: float) -> Cell:
-    return f'<td data-v="{key}">{text}</td>'
-
-
-def _pct(value: float | None) -> Cell:
-    return _sorted_by(percent(value), -1.0 if value is None else value)
-
-
-def _delay(value: dt.timedelta | None) -> Cell:
-    if value is None:
-        return "<td>–</td>"
-    return _sorted_by(duration(value), value.total_seconds())
-
-
-def _text(value: str | None) -> Cell:
-    return f"<td>{escape(value or '')}</td>"
+Cell = str  # a ``<td>`` element (see "cells" below)
 
 
 @dataclass
@@ -121,6 +99,34 @@ class Table:
 
 
 # --- cells ------------------------------------------------------------------------------
+
+# A cell is its ``<td>`` element. Text from data goes through ``_text`` (escaped); the
+# other cells are numbers we format. ``data-v`` is the value a cell sorts by when that is
+# not its text. Rows are built here rather than in the template: a report can have 25,000
+# of them, and strings are several times faster than a macro per row and cell.
+
+
+def _int(value: int) -> Cell:
+    return f"<td>{value}</td>"
+
+
+def _sorted_by(text: str, key: float) -> Cell:
+    return f'<td data-v="{key}">{text}</td>'
+
+
+def _pct(value: float | None) -> Cell:
+    return _sorted_by(percent(value), -1.0 if value is None else value)
+
+
+def _delay(value: dt.timedelta | None) -> Cell:
+    if value is None:
+        return "<td>–</td>"
+    return _sorted_by(duration(value), value.total_seconds())
+
+
+def _text(value: str | None) -> Cell:
+    return f"<td>{escape(value or '')}</td>"
+
 
 COUNT_COLUMNS = [
     Column("Ditargetkan", "targeted"),
