@@ -29,6 +29,7 @@ class ReportFormat(StrEnum):
     TABLE = "table"
     MARKDOWN = "markdown"
     JSON = "json"
+    HTML = "html"
 
 
 class Section(StrEnum):
@@ -50,7 +51,11 @@ CampaignOption = Annotated[
 ]
 ReportFormatOption = Annotated[
     ReportFormat,
-    typer.Option("--format", "-f", help="table for people, markdown for documents, json"),
+    typer.Option(
+        "--format",
+        "-f",
+        help="table for people, markdown for documents, json for scripts, html with charts",
+    ),
 ]
 OutOption = Annotated[
     Path | None,
@@ -87,7 +92,11 @@ def _as_of(text: str | None) -> dt.datetime | None:
 def _emit(report: Report, fmt: ReportFormat, target: Path | None, sections: list[str]) -> None:
     chosen = sections or None
     if target is not None:
-        target.write_text(render(report, fmt.value, chosen), encoding="utf-8")
+        text = render(report, fmt.value, chosen)
+        try:
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidOperation(f"cannot write {target}: {exc.strerror or exc}") from exc
         err.print(f"wrote {target}", highlight=False)
     elif fmt is ReportFormat.TABLE:
         print_report(out, report, chosen)

@@ -42,7 +42,9 @@ Rates (``Counts``):
   targeted accounts; per unit, region, … it counts account×post pairs;
 - **on-time rate** = on time / targeted;
 - **median delay** = the median of ``amplified time - central_at`` over amplified
-  variants (negative when posted before the central post).
+  variants (negative when posted before the central post);
+- **delay histogram** (``Counts.delay_histogram()``): those delays counted in classes
+  bounded by ``DELAY_EDGES`` (before the central post, 0–15 min, …, a day or more).
 
 Breakdowns of each campaign: by central post, unit, account, region, timezone, unit kind
 and platform. A variant counts for the unit it was planned for (``variant.unit_id``), so
@@ -57,6 +59,7 @@ variants take about a second.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import operator
 import statistics
@@ -85,17 +88,25 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_GRACE",
+    "DELAY_EDGES",
     "CampaignCoverage",
     "Counts",
     "CoverageReport",
     "CoverageRow",
+    "DelayBin",
     "Outcome",
     "amplified_at",
+    "breakdowns",
     "classify",
     "coverage",
+    "delay_histogram",
 ]
 
 DEFAULT_GRACE = dt.timedelta(minutes=15)
+
+# Class boundaries of the delay histogram, in seconds after the central post: before it,
+# 0–15 min, 15–30 min, 30 min–1 h, 1–2 h, 2–3 h, 3–6 h, 6–12 h, 12–24 h, a day or more.
+DELAY_EDGES: tuple[int, ...] = (0, 900, 1_800, 3_600, 7_200, 10_800, 21_600, 43_200, 86_400)
 
 
 class Outcome(StrEnum):
@@ -170,6 +181,32 @@ def _code(
     return MISSED
 
 
+@dataclass(frozen=True)
+class DelayBin:
+    """One class of the delay histogram: ``low <= delay < high`` seconds after the central
+    post (``None``: unbounded), and how many amplified variants fall in it."""
+
+    low: int | None
+    high: int | None
+    count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from_seconds": self.low, "to_seconds": self.high, "count": self.count}
+
+
+def delay_histogram(
+    delays: Iterable[float], edges: tuple[int, ...] = DELAY_EDGES
+) -> list[DelayBin]:
+    """``delays`` (seconds) counted in ``len(edges) + 1`` classes bounded by ``edges``
+    (ascending); every class is listed, empty or not."""
+    counts = [0] * (len(edges) + 1)
+    where = bisect.bisect_right
+    for delay in delays:
+        counts[where(edges, delay)] += 1
+    bounds: list[int | None] = [None, *edges, None]
+    return [DelayBin(bounds[i], bounds[i + 1], n) for i, n in enumerate(counts)]
+
+
 @dataclass
 class Counts:
     """Outcome counts of a set of variants, and the delays behind the median."""
@@ -228,6 +265,10 @@ class Counts:
             return None
         return dt.timedelta(seconds=round(statistics.median(self.delays)))
 
+    def delay_histogram(self, edges: tuple[int, ...] = DELAY_EDGES) -> list[DelayBin]:
+        """The delays of the amplified variants in classes (see ``delay_histogram``)."""
+        return delay_histogram(self.delays, edges)
+
     def as_dict(self) -> dict[str, Any]:
         median = self.median_delay
         return {
@@ -266,6 +307,16 @@ class CoverageRow:
 BREAKDOWNS = ("posts", "units", "accounts", "regions", "timezones", "kinds", "platforms")
 
 
+def breakdowns(sections: Iterable[str] | None) -> list[str]:
+    """The chosen breakdowns, in the order given (all of ``BREAKDOWNS`` for None); an
+    unknown name is a ``ValueError``."""
+    chosen = list(BREAKDOWNS if sections is None else sections)
+    unknown = [s for s in chosen if s not in BREAKDOWNS]
+    if unknown:
+        raise ValueError(f"unknown section {unknown[0]!r}; choose from {', '.join(BREAKDOWNS)}")
+    return chosen
+
+
 @dataclass
 class CampaignCoverage:
     slug: str
@@ -301,6 +352,7 @@ class CampaignCoverage:
             "period_start": self.period_start.isoformat(),
             "period_end": self.period_end.isoformat(),
             "total": self.total.as_dict(),
+            "delay_histogram": [b.as_dict() for b in self.total.delay_histogram()],
             **{name: [r.as_dict() for r in self.breakdown(name)] for name in BREAKDOWNS},
         }
 

@@ -1,4 +1,4 @@
-"""Reports as a terminal table (rich), Markdown or JSON.
+"""Reports as a terminal table (rich), Markdown, JSON or HTML (``reports.html``).
 
     report = coverage(ws, "hut")
     print(render(report, "markdown"))
@@ -21,13 +21,16 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from amplifier.reports.cells import duration, percent, utc
 from amplifier.reports.coverage import (
     BREAKDOWNS,
     CampaignCoverage,
     Counts,
     CoverageReport,
     CoverageRow,
+    breakdowns,
 )
+from amplifier.reports.html import to_html
 from amplifier.reports.recognition import AdminCredit, Leaderboard, LeaderboardEntry
 
 __all__ = [
@@ -41,38 +44,10 @@ __all__ = [
     "to_json",
 ]
 
-FORMATS = ("table", "markdown", "json")
+FORMATS = ("table", "markdown", "json", "html")
 Report = CoverageReport | Leaderboard
 
 # --- cells --------------------------------------------------------------------------------
-
-
-def percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}%"
-
-
-def duration(value: dt.timedelta | None) -> str:
-    """'45s', '12m', '1h 05m', '2d 3h', '-5m' (before the central post); '–' for none."""
-    if value is None:
-        return "–"
-    seconds = round(value.total_seconds())
-    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        text = f"{days}d {hours}h"
-    elif hours:
-        text = f"{hours}h {minutes:02d}m"
-    elif minutes:
-        text = f"{minutes}m" if not secs else f"{minutes}m {secs:02d}s"
-    else:
-        text = f"{secs}s"
-    return sign + text
-
-
-def _utc(moment: dt.datetime) -> str:
-    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
 
 
 COUNT_COLUMNS: list[tuple[str, Callable[[Counts], str]]] = [
@@ -95,7 +70,7 @@ BREAKDOWN_COLUMNS: dict[str, tuple[str, _Columns]] = {
         "by central post",
         [
             ("post", lambda r: r.key or ""),
-            ("central time", lambda r: _utc(dt.datetime.fromisoformat(r.details["central_at"]))),
+            ("central time", lambda r: utc(dt.datetime.fromisoformat(r.details["central_at"]))),
         ],
     ),
     "units": (
@@ -117,14 +92,6 @@ BREAKDOWN_COLUMNS: dict[str, tuple[str, _Columns]] = {
 }
 
 
-def _sections(sections: Iterable[str] | None) -> list[str]:
-    chosen = list(BREAKDOWNS if sections is None else sections)
-    unknown = [s for s in chosen if s not in BREAKDOWNS]
-    if unknown:
-        raise ValueError(f"unknown section {unknown[0]!r}; choose from {', '.join(BREAKDOWNS)}")
-    return chosen
-
-
 def _summary(c: Counts) -> str:
     return (
         f"coverage {percent(c.coverage_pct)} ({c.amplified} of {c.targeted} targeted variants "
@@ -137,7 +104,7 @@ def _summary(c: Counts) -> str:
 
 def _legend(as_of: dt.datetime, grace: dt.timedelta) -> str:
     return (
-        f"as of {_utc(as_of)}; on time = posted within {duration(grace)} of the planned time "
+        f"as of {utc(as_of)}; on time = posted within {duration(grace)} of the planned time "
         "(manual accounts: confirmed)"
     )
 
@@ -235,7 +202,7 @@ def markdown(report: Report, sections: Iterable[str] | None = None) -> str:
             f"posts amplified on time on every targeted account; letters checked on "
             f"{report.today}.\n\n{table}\n"
         )
-    chosen = _sections(sections)
+    chosen = breakdowns(sections)
     parts = ["# Coverage report", _sentence(_legend(report.as_of, report.grace)) + "."]
     parts += [_campaign_markdown(c, chosen) for c in report.campaigns]
     if not report.campaigns:
@@ -249,7 +216,7 @@ def markdown(report: Report, sections: Iterable[str] | None = None) -> str:
 def to_json(report: Report, sections: Iterable[str] | None = None) -> str:
     data = report.as_dict()
     if isinstance(report, CoverageReport) and sections is not None:
-        dropped = set(BREAKDOWNS) - set(_sections(sections))
+        dropped = set(BREAKDOWNS) - set(breakdowns(sections))
         for camp in data["campaigns"]:
             for name in dropped:
                 del camp[name]
@@ -300,7 +267,7 @@ def renderables(report: Report, sections: Iterable[str] | None = None) -> list[R
             table.add_row(*[Text(f(e)) for _, f in LEADERBOARD_COLUMNS])  # never markup
         legend = f"{_legend(report.as_of, report.grace)}; letters checked on {report.today}"
         return [table, Text(legend, style="dim")]
-    chosen = _sections(sections)
+    chosen = breakdowns(sections)
     out: list[RenderableType] = [Text(_legend(report.as_of, report.grace), style="dim")]
     if not report.campaigns:
         out.append(Text("no campaign"))
@@ -338,7 +305,9 @@ def print_report(console: Console, report: Report, sections: Iterable[str] | Non
 
 
 def render(report: Report, fmt: str = "table", sections: Iterable[str] | None = None) -> str:
-    """The report as text in ``fmt``: table (plain text, no colour), markdown or json."""
+    """The report as text in ``fmt``: table (plain text, no colour), markdown, json or html."""
+    if fmt == "html":
+        return to_html(report, sections)
     if fmt == "json":
         return to_json(report, sections)
     if fmt == "markdown":
