@@ -3,7 +3,9 @@
 The database is the truth; every job is derived from it, and the number of jobs never grows
 with the number of variants:
 
-- one ``DateTrigger`` job per distinct upcoming publish minute within the horizon;
+- one ``DateTrigger`` job per distinct upcoming publish minute within the horizon; it
+  fires ``PREFETCH_LEAD`` seconds early to claim that minute's variants ahead, then
+  publishes them at the minute (never before);
 - one ``IntervalTrigger`` sweeper that catches everything else (plans made by another
   process, retries that came due, leases that expired, variants that became too late) and
   re-derives the minute jobs;
@@ -50,6 +52,7 @@ MINUTE_JOB = "minute:"
 SWEEP_JOB = "sweep"
 DIGEST_JOB = "digest:"
 MISFIRE_GRACE = 3600  # seconds: a job that fires late still runs; lateness is judged per variant
+PREFETCH_LEAD = dt.timedelta(seconds=5)  # a minute job claims its variants this much ahead
 
 
 class _QuietSweepSkips(logging.Filter):
@@ -151,6 +154,16 @@ class Daemon:
         if self.on_dispatch is not None:
             self.on_dispatch(report)
 
+    def dispatch_minute(self, minute: dt.datetime) -> None:
+        """Claim the variants due at ``minute`` ahead, wait for it, publish them."""
+        if self.dispatcher.stopping:
+            return
+        self.dispatcher.prefetch(minute)
+        wait = (minute - utcnow()).total_seconds()
+        if wait > 0 and self.stopped.wait(wait):
+            return  # stopping: shutdown gives the claims held back
+        self.dispatch()
+
     def sweep(self) -> None:
         try:
             self.dispatch()
@@ -184,7 +197,10 @@ class Daemon:
             for job_id, minute in wanted.items():
                 if self.scheduler.get_job(job_id) is None:
                     self.scheduler.add_job(
-                        self.dispatch, DateTrigger(run_date=minute, timezone=dt.UTC), id=job_id
+                        self.dispatch_minute,
+                        DateTrigger(run_date=minute - PREFETCH_LEAD, timezone=dt.UTC),
+                        args=[minute],
+                        id=job_id,
                     )
         return len(wanted)
 
