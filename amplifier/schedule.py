@@ -9,7 +9,8 @@ with the number of variants:
 - one ``IntervalTrigger`` sweeper that catches everything else (plans made by another
   process, retries that came due, leases that expired, variants that became too late) and
   re-derives the minute jobs;
-- one ``CronTrigger`` job per unit timezone for the daily digest.
+- one ``CronTrigger`` job per unit timezone for the daily digest (kept in step with the
+  units by the sweeper).
 
 Each daemon has its own ``MemoryJobStore``; any number of daemons can share one PostgreSQL
 database because dispatch claims work row by row. ``misfire_grace_time`` is set on every
@@ -30,6 +31,7 @@ import socket
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -168,6 +170,8 @@ class Daemon:
         try:
             self.dispatch()
             self.refresh_minutes()
+            if self.digests:
+                self.schedule_digests()
         except Exception:  # keep the daemon alive; the next sweep tries again
             log.exception("sweep failed")
 
@@ -204,23 +208,40 @@ class Daemon:
                     )
         return len(wanted)
 
-    def schedule_digests(self) -> None:
+    def schedule_digests(self, now: dt.datetime | None = None) -> int:
+        """One ``CronTrigger`` digest job per zone of the active units, added and removed as
+        units change (each sweep calls this). A digest time passed less than
+        ``MISFIRE_GRACE`` ago today (the daemon started late) fires at once; the
+        ``digest_run`` claim keeps it from going out twice."""
         from amplifier.digest import send_digests
 
+        now = now or utcnow()
         hour, minute = (int(p) for p in self.settings.digest_at.split(":"))
         t = UNITS
         with self.ws.engine.connect() as conn:
-            zones = sorted(
+            zones = set(
                 conn.execute(sa.select(t.c.timezone).where(t.c.active).distinct()).scalars()
             )
-        for zone in zones:
-            self.scheduler.add_job(
-                send_digests,
-                CronTrigger(hour=hour, minute=minute, timezone=zone),
-                args=[self.ws, zone, self.dispatcher, self.worker],
-                id=DIGEST_JOB + zone,
-                replace_existing=True,
-            )
+        with self._jobs_lock:
+            if self.dispatcher.stopping:
+                return len(zones)
+            for job in self.scheduler.get_jobs():
+                if job.id.startswith(DIGEST_JOB) and job.id.removeprefix(DIGEST_JOB) not in zones:
+                    job.remove()
+            for zone in sorted(zones):
+                if self.scheduler.get_job(DIGEST_JOB + zone) is not None:
+                    continue
+                local = now.astimezone(ZoneInfo(zone))
+                today = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+                catch_up = 0 < (local - today).total_seconds() < MISFIRE_GRACE
+                self.scheduler.add_job(
+                    send_digests,
+                    CronTrigger(hour=hour, minute=minute, timezone=zone),
+                    args=[self.ws, zone, self.dispatcher, self.worker],
+                    id=DIGEST_JOB + zone,
+                    **({"next_run_time": today} if catch_up else {}),
+                )
+        return len(zones)
 
     def job_counts(self) -> dict[str, Any]:
         jobs = self.scheduler.get_jobs()
