@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -97,11 +97,20 @@ class _Claim:
 class Dispatcher:
     """Publishes due variants for one worker. Thread-safe to ``stop()`` from a signal."""
 
-    def __init__(self, ws: Workspace, worker: str, *, batch: int = 200) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        worker: str,
+        *,
+        batch: int = 200,
+        max_lateness: Mapping[str, dt.timedelta] | None = None,
+    ) -> None:
+        """``max_lateness`` overrides ``[publishing] max_lateness`` per campaign slug."""
         self.ws = ws
         self.worker = worker
         self.batch = batch
         self.settings: PublishingSettings = ws.settings.publishing
+        self.max_lateness = dict(max_lateness or {})
         self._publishers: dict[str, Publisher] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one dispatch pass at a time per process
@@ -138,6 +147,10 @@ class Dispatcher:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    def lateness_limit(self, campaign: str) -> dt.timedelta:
+        """How late a variant of ``campaign`` may still go out."""
+        return self.max_lateness.get(campaign, self.settings.max_lateness)
 
     # --- the pass -----------------------------------------------------------------------
 
@@ -419,8 +432,17 @@ class Dispatcher:
                 cap=self.settings.retry_cap.total_seconds(),
                 retry_after=outcome.retry_after,
             )
-            log.info("variant %s: transient error, retry in %.0f s: %s", claim.id, delay, outcome)
+            limit = self.lateness_limit(claim.item.campaign_slug)
+            deadline = claim.item.publish_at + limit
             due = when + dt.timedelta(seconds=delay)
+            if deadline < due and deadline >= claim.due_at:  # (a hand retry is past it already)
+                reason = (
+                    f"{outcome}; the next try ({due:%H:%M:%S} UTC) would be past the maximum "
+                    f"lateness ({_human(limit)}) of its time"
+                )
+                values = {**base, "status": VariantStatus.MISSED, "reasons": [reason]}
+                return "missed", values, str(outcome), None
+            log.info("variant %s: transient error, retry in %.0f s: %s", claim.id, delay, outcome)
             return (
                 "retry",
                 {**base, "status": VariantStatus.SCHEDULED, "due_at": due},
@@ -465,6 +487,39 @@ class Dispatcher:
                     attempts=V.c.attempts - 1,
                 )
             )
+
+    def _miss_late(self, conn: sa.Connection, now: dt.datetime) -> int:
+        """Scheduled variants past their maximum lateness (the campaign's, else the
+        setting) → ``missed``, with the reason."""
+        limits: list[tuple[dt.timedelta, Any]] = [
+            (limit, V.c.post_id.in_(_campaign_posts([slug])))
+            for slug, limit in self.max_lateness.items()
+        ]
+        default: Any = sa.true()
+        if self.max_lateness:
+            default = V.c.post_id.not_in(_campaign_posts(self.max_lateness))
+        limits.append((self.settings.max_lateness, default))
+        missed = 0
+        for limit, which in limits:
+            late = now - limit
+            done = conn.execute(
+                sa.update(V)
+                .where(
+                    V.c.status == VariantStatus.SCHEDULED,
+                    V.c.publish_at < late,
+                    V.c.due_at < late,
+                    which,
+                )
+                .values(
+                    status=VariantStatus.MISSED,
+                    reasons=[
+                        f"not published within the maximum lateness ({_human(limit)}) of its time"
+                    ],
+                    updated_at=now,
+                )
+            )
+            missed += done.rowcount or 0
+        return missed
 
     # --- sweeping -----------------------------------------------------------------------
 
@@ -520,28 +575,15 @@ class Dispatcher:
                     )
                 )
                 counts["uncertain"] = len(unsure)
-            late = now - self.settings.max_lateness
-            missed = conn.execute(
-                sa.update(V)
-                .where(
-                    V.c.status == VariantStatus.SCHEDULED,
-                    V.c.publish_at < late,
-                    V.c.due_at < late,
-                )
-                .values(
-                    status=VariantStatus.MISSED,
-                    reasons=[
-                        "not published within the maximum lateness "
-                        f"({_human(self.settings.max_lateness)}) of its time"
-                    ],
-                    updated_at=now,
-                )
-            )
-            counts["missed"] = missed.rowcount or 0
+            counts["missed"] = self._miss_late(conn, now)
         for name, n in counts.items():
             if n:
                 log.warning("%d variants %s", n, name)
         return counts
+
+
+def _campaign_posts(slugs: Iterable[str]) -> sa.Select[tuple[int]]:
+    return sa.select(POSTS.c.id).join(CAMPAIGNS).where(CAMPAIGNS.c.slug.in_(list(slugs)))
 
 
 def _human(delta: dt.timedelta) -> str:

@@ -29,7 +29,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -83,11 +83,13 @@ class Daemon:
         worker: str | None = None,
         on_dispatch: Callable[[DispatchReport], None] | None = None,
         digests: bool = True,
+        max_lateness: Mapping[str, dt.timedelta] | None = None,
     ) -> None:
+        """``max_lateness`` overrides ``[publishing] max_lateness`` per campaign slug."""
         self.ws = ws
         self.worker = worker or worker_name()
         self.settings = ws.settings.publishing
-        self.dispatcher = Dispatcher(ws, self.worker)
+        self.dispatcher = Dispatcher(ws, self.worker, max_lateness=max_lateness)
         self.on_dispatch = on_dispatch
         self.digests = digests
         self.stopped = threading.Event()

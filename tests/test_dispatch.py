@@ -404,6 +404,61 @@ def test_past_the_maximum_lateness_the_sweep_marks_missed_with_the_reason(
     assert [i.variant_id for i in calls.items] == [fresh]  # the missed one never went out
 
 
+def test_a_campaign_can_allow_less_lateness_than_the_setting(
+    make_workspace: WorkspaceFactory,
+    database_url: str,
+    fake: FakeFactory,
+    opened: list[Workspace],
+    dispatchers: list[Dispatcher],
+) -> None:
+    calls = fake()
+    other = CALENDAR.replace("slug: hut", "slug: lain").replace("key: satu", "key: dua")
+    root = make_workspace(
+        org=org_yaml(1, ("x",)),
+        calendars={"hut.yaml": CALENDAR, "lain.yaml": other},
+        settings=settings_toml(max_lateness="30m"),
+    )
+    ws = Workspace.open(root, database_url=database_url)
+    opened.append(ws)
+    ws.sync()
+    ws.plan()
+    hut, lain = make_due(ws, utcnow() - dt.timedelta(minutes=20))  # in file order
+    d = dispatcher(ws, dispatchers, max_lateness={"hut": dt.timedelta(minutes=10)})
+    assert d.lateness_limit("hut") == dt.timedelta(minutes=10)
+    assert d.lateness_limit("lain") == dt.timedelta(minutes=30)
+    assert d.sweep() == {"missed": 1}
+    found = rows(ws)
+    assert found[hut].status == VariantStatus.MISSED
+    assert found[hut].reasons == ["not published within the maximum lateness (10 min) of its time"]
+    assert found[lain].status == VariantStatus.SCHEDULED  # 20 min is within its 30
+    assert d.run_due().outcomes == {"published": 1}
+    assert [i.campaign_slug for i in calls.items] == ["lain"]
+
+
+def test_a_retry_that_would_come_too_late_is_missed_with_the_reason(
+    build: Callable[..., Workspace], fake: FakeFactory, dispatchers: list[Dispatcher]
+) -> None:
+    def busy(item: PublishItem, n: int) -> PublishResult:
+        raise TransientPublishError("503 Service Unavailable", retry_after=120)
+
+    fake(behaviour=busy)
+    ws = build(platforms=("x", "instagram"), max_lateness="30m")
+    late, by_hand = make_due(ws, utcnow() - dt.timedelta(minutes=29))
+    with ws.engine.begin() as conn:  # retried by hand long after its time
+        long_ago = utcnow() - dt.timedelta(hours=3)
+        conn.execute(sa.update(V).where(V.c.id == by_hand).values(publish_at=long_ago))
+    d = dispatcher(ws, dispatchers)
+    assert d.run_due().outcomes == {"missed": 1, "retry": 1}
+    found = rows(ws)
+    assert found[late].status == VariantStatus.MISSED and found[late].claimed_by is None
+    (reason,) = found[late].reasons
+    assert reason.startswith("503 Service Unavailable; the next try (")
+    assert reason.endswith("would be past the maximum lateness (30 min) of its time")
+    assert found[by_hand].status == VariantStatus.SCHEDULED  # a person asked for it
+    outcomes = {x.variant_id: x.outcome for x in deliveries(ws)}
+    assert outcomes == {late: "missed", by_hand: "retry"}
+
+
 # --- leases -----------------------------------------------------------------------------
 
 
