@@ -265,16 +265,18 @@ class Daemon:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
-    def terminate(self, timeout: float = 15) -> tuple[int, float]:
-        """SIGTERM; the exit status and how long the daemon took to exit."""
+    def terminate(
+        self, timeout: float = 15, sig: signal.Signals = signal.SIGTERM
+    ) -> tuple[int, float]:
+        """SIGTERM (or ``sig``); the exit status and how long the daemon took to exit."""
         assert self.proc is not None
         started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(sig)
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            raise AssertionError(f"{self.worker} ignored SIGTERM\n{self.tail()}") from None
+            raise AssertionError(f"{self.worker} ignored {sig.name}\n{self.tail()}") from None
         return code, time.monotonic() - started
 
     def tail(self) -> str:
@@ -339,9 +341,9 @@ def due_now(ws: Workspace) -> int:
     return compress(ws, utcnow(), 0)
 
 
-def stop_all(*daemons: Daemon) -> None:
+def stop_all(*daemons: Daemon, sig: signal.Signals = signal.SIGTERM) -> None:
     for d in daemons:
-        code, took = d.terminate()
+        code, took = d.terminate(sig=sig)
         assert code == 0, d.tail()
         assert took < 10
         assert any(f"daemon {d.worker} stopped" in r["message"] for r in d.logs())
@@ -456,7 +458,7 @@ def test_webhook_faults_through_the_daemon(
     due_now(ws)
     daemon = daemons(ws, "e2e-faults")
     wait_for(lambda: unfinished(ws) == 0, 30, "variants were left unfinished", daemon)
-    stop_all(daemon)
+    stop_all(daemon, sig=signal.SIGINT)  # Ctrl-C stops it as gracefully as SIGTERM
 
     final = variants(ws)
     tries: dict[int, list[Any]] = {}
