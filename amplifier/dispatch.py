@@ -15,7 +15,9 @@ publisher never outlasts its lease and no other daemon takes over work in progre
 
 A burst can be claimed ahead (``prefetch``): the daemon claims the variants due at a
 coming minute a few seconds early and publishes them at that minute, never before their
-``due_at``; only the publisher calls are then on the critical path.
+``due_at``; only the publisher calls are then on the critical path. Once a publisher's
+pace is known, claims beyond ``KEEP_SECONDS`` of its work are given back unstarted, so
+that a slow publisher's burst is shared by every daemon with time for it.
 
     dispatcher = Dispatcher(ws, worker="host-1:4242")
     report = dispatcher.run_due()
@@ -82,6 +84,7 @@ CHUNK_GROWTH = 4  # a chunk is at most this many times the previous one of its p
 MAX_CHUNK = 5_000  # items per chunk (and per outcome transaction), whatever the pace
 PREFETCH_MAX = 10_000  # variants claimed ahead of their minute, at most
 PREFETCH_SECONDS = 30.0  # once a publisher's pace is known: claim ahead this much work
+KEEP_SECONDS = 10.0  # claims beyond this much of a publisher's work go back for others
 
 
 @dataclass(slots=True)
@@ -109,6 +112,7 @@ class Dispatcher:
         self.ws = ws
         self.worker = worker
         self.batch = batch
+        self.keep_seconds = KEEP_SECONDS
         self.settings: PublishingSettings = ws.settings.publishing
         self.max_lateness = dict(max_lateness or {})
         self._publishers: dict[str, Publisher] = {}
@@ -207,11 +211,12 @@ class Dispatcher:
         return [self._pace[n] for n in {self.settings.api, self.settings.manual} if n in self._pace]
 
     def _claim_limit(self) -> int:
-        """A batch; smaller when the publishers are known to take long per item."""
+        """A batch; for publishers known to be slow, about a chunk (a second) of work, so
+        that daemons sharing a burst finish it within a second of each other."""
         paces = self._paces()
         if not paces or max(paces) <= 0:
             return self.batch
-        return max(1, min(self.batch, int(self._chunk_seconds() * CHUNK_GROWTH / max(paces))))
+        return max(1, min(self.batch, int(self._chunk_seconds() / max(paces))))
 
     def _prefetch_limit(self) -> int:
         paces = self._paces()
@@ -345,19 +350,36 @@ class Dispatcher:
                 chunk, group[:] = group[:size], group[size:]
                 if chunk:
                     self._publish_chunk(name, chunk, report)
-                    done = {c.id for c in chunk}
+                    done = {c.id for c in chunk} | self._give_back_excess(name, group, report)
                     pending = [c for c in pending if c.id not in done]
         return report
 
+    def _give_back_excess(self, name: str, group: list[_Claim], report: DispatchReport) -> set[int]:
+        """Release the claims of ``group`` beyond ``keep_seconds`` of the publisher's
+        measured pace, so that other daemons (or this one's next batch) take them: a burst
+        claimed ahead by one daemon is then shared by every daemon that has time."""
+        pace = self._pace.get(name, 0.0)
+        if pace <= 0 or len(group) * pace <= self.keep_seconds:
+            return set()
+        keep = max(1, int(self.keep_seconds / pace))
+        excess, group[:] = group[keep:], group[:keep]
+        self._release([c.id for c in excess])
+        report.claimed -= len(excess)
+        log.info(
+            "gave back %d claims beyond %.0f s of %s's work", len(excess), self.keep_seconds, name
+        )
+        return {c.id for c in excess}
+
     def _publish_chunk(self, name: str, chunk: list[_Claim], report: DispatchReport) -> None:
         started = utcnow()
-        clock = time.perf_counter()
         try:
-            outcomes = self.publisher(name).publish_many([c.item for c in chunk])
+            publisher = self.publisher(name)  # loaded before the clock starts
+            clock = time.perf_counter()
+            outcomes = publisher.publish_many([c.item for c in chunk])
+            self._pace[name] = (time.perf_counter() - clock) / len(chunk)
         except Exception as exc:  # a publisher that cannot even start (bad config)
             log.exception("publisher %s failed", name)
             outcomes = [exc] * len(chunk)
-        self._pace[name] = (time.perf_counter() - clock) / len(chunk)
         self._chunk[name] = len(chunk)
         finished = utcnow()
         variant_rows: list[dict[str, Any]] = []
@@ -479,7 +501,11 @@ class Dispatcher:
         with self.ws.engine.begin() as conn:
             conn.execute(
                 sa.update(V)
-                .where(V.c.id.in_(ids), V.c.claimed_by == self.worker)
+                .where(
+                    V.c.id.in_(ids),
+                    V.c.claimed_by == self.worker,
+                    V.c.status == VariantStatus.PUBLISHING,
+                )
                 .values(
                     status=VariantStatus.SCHEDULED,
                     claimed_by=None,

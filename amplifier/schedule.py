@@ -139,7 +139,9 @@ class Daemon:
         self.stopped.set()
 
     def shutdown(self) -> None:
+        """Stop (if not asked yet), wait for the jobs, give back held claims, close."""
         self.dispatcher.stop()
+        self.stopped.set()  # a minute job waiting for its minute returns at once
         with self._jobs_lock:  # no job is changing the jobs now, and none will
             pass
         if self.scheduler.running:

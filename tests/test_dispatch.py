@@ -639,6 +639,8 @@ def test_daemons_claiming_the_same_minute_ahead_share_it(
     ]
     start = threading.Barrier(len(workers))
     held: dict[str, int] = {}
+    for d in workers:  # a scheduling hiccup must not look like a slow publisher here
+        d.keep_seconds = 3600
 
     def work(d: Dispatcher) -> None:
         start.wait()
@@ -655,6 +657,38 @@ def test_daemons_claiming_the_same_minute_ahead_share_it(
     assert [x.variant_id for x in deliveries(ws)] == ids
     by_worker = Counter(x.worker for x in deliveries(ws))
     assert by_worker == Counter(held)  # each published exactly what it had claimed ahead
+
+
+def test_claims_beyond_a_few_seconds_of_work_go_back_for_another_daemon(
+    build: Callable[..., Workspace],
+    fake: FakeFactory,
+    dispatchers: list[Dispatcher],
+    opened: list[Workspace],
+) -> None:
+    calls = fake(delay=0.05)
+    ws = build(units=10)  # 40 variants
+    now, at, ids = due_ahead(ws)
+    busy = dispatcher(ws, dispatchers, "busy:1")
+    busy.keep_seconds = 0.2  # about 4 calls of this publisher
+    assert busy.prefetch(at, now=now) == len(ids)  # it claimed the whole burst ahead
+    helper = dispatcher(reopen(ws, opened), dispatchers, "helper:2")
+    reports: list[DispatchReport] = []
+    worker = threading.Thread(target=lambda: reports.append(busy.run_due(now=at)))
+    worker.start()
+    helped = DispatchReport()
+    while worker.is_alive():  # (the burst's minute has come for both)
+        helped.merge(helper.run_due(now=at))
+        time.sleep(0.01)
+    worker.join()
+    helped.merge(helper.run_due(now=at))
+    assert set(calls.per_key.values()) == {1} and len(calls.per_key) == len(ids)
+    found = deliveries(ws)
+    assert {(x.attempt, x.outcome) for x in found} == {(1, "published")}  # given back unstarted
+    by_worker = Counter(x.worker for x in found)
+    assert by_worker["helper:2"] > 0 and by_worker["busy:1"] > 0
+    assert reports[0].claimed + helped.claimed == len(ids)
+    assert reports[0].claimed == by_worker["busy:1"]
+    assert {r.status for r in rows(ws).values()} == {VariantStatus.PUBLISHED}
 
 
 # --- stopping ---------------------------------------------------------------------------
