@@ -3,15 +3,17 @@
 At ``digest_at`` (07:00) in each unit zone, the daemon that first records the (zone, day)
 in ``digest_run`` sends the digests of that zone's units — so with several daemons each
 digest still goes out once. Manual accounts' items carry the ready-to-copy text. A digest
-goes out through the unit's publisher channel: the publisher's ``send_digest`` when it has
-one, else the log.
+goes to the unit's admins through the unit's publisher channel (``Publisher.send_digest``):
+the ``manual`` publisher when the unit posts any of that day's items by hand (the outbox
+writes it beside them), else the ``api`` publisher (the webhook POSTs it; the log logs it).
+A digest that cannot be sent is logged as an error, with the unit; the others still go.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -52,6 +54,18 @@ class Digest:
     zone: str
     admins: list[str] = field(default_factory=list)  # admin emails (or names)
     items: list[DigestItem] = field(default_factory=list)
+
+    @property
+    def manual(self) -> bool:
+        """Whether any of the day's items is posted by hand."""
+        return any(item.mode == AccountMode.MANUAL for item in self.items)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, and the text."""
+        data = asdict(self)
+        data["day"] = self.day.isoformat()
+        data["text"] = self.as_text()
+        return data
 
     def as_text(self) -> str:
         head = f"Jadwal {self.unit_name} ({self.unit_code}) {self.day.isoformat()}"
@@ -137,16 +151,18 @@ def send_digests(
     except sa.exc.IntegrityError:
         log.info("digest %s %s already sent by another daemon", zone, day)
         return 0
-    digests = build_digests(ws, zone, day)
-    publisher = dispatcher.publisher(dispatcher.settings.manual)
-    send: Any = getattr(publisher, "send_digest", None)
-    for digest in digests:
-        if send is not None:
-            send(digest.unit_code, digest.day, digest.as_text(), digest.admins)
-        else:
-            log.info("digest for %s:\n%s", digest.unit_code, digest.as_text())
+    sent = 0
+    for digest in build_digests(ws, zone, day):
+        settings = dispatcher.settings
+        name = settings.manual if digest.manual else settings.api
+        try:
+            dispatcher.publisher(name).send_digest(digest)
+        except Exception as exc:  # one unit's channel failing must not stop the others
+            log.error("digest for %s on %s through %s failed: %s", digest.unit_code, day, name, exc)
+            continue
+        sent += 1
     with ws.engine.begin() as conn:
         conn.execute(
-            sa.update(runs).where(runs.c.zone == zone, runs.c.day == day).values(items=len(digests))
+            sa.update(runs).where(runs.c.zone == zone, runs.c.day == day).values(items=sent)
         )
-    return len(digests)
+    return sent

@@ -3,11 +3,14 @@
 The database is the truth; every job is derived from it, and the number of jobs never grows
 with the number of variants:
 
-- one ``DateTrigger`` job per distinct upcoming publish minute within the horizon;
+- one ``DateTrigger`` job per distinct upcoming publish minute within the horizon; it
+  fires ``PREFETCH_LEAD`` seconds early to claim that minute's variants ahead, then
+  publishes them at the minute (never before);
 - one ``IntervalTrigger`` sweeper that catches everything else (plans made by another
   process, retries that came due, leases that expired, variants that became too late) and
   re-derives the minute jobs;
-- one ``CronTrigger`` job per unit timezone for the daily digest.
+- one ``CronTrigger`` job per unit timezone for the daily digest (kept in step with the
+  units by the sweeper).
 
 Each daemon has its own ``MemoryJobStore``; any number of daemons can share one PostgreSQL
 database because dispatch claims work row by row. ``misfire_grace_time`` is set on every
@@ -26,8 +29,9 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -50,6 +54,7 @@ MINUTE_JOB = "minute:"
 SWEEP_JOB = "sweep"
 DIGEST_JOB = "digest:"
 MISFIRE_GRACE = 3600  # seconds: a job that fires late still runs; lateness is judged per variant
+PREFETCH_LEAD = dt.timedelta(seconds=5)  # a minute job claims its variants this much ahead
 
 
 class _QuietSweepSkips(logging.Filter):
@@ -78,11 +83,13 @@ class Daemon:
         worker: str | None = None,
         on_dispatch: Callable[[DispatchReport], None] | None = None,
         digests: bool = True,
+        max_lateness: Mapping[str, dt.timedelta] | None = None,
     ) -> None:
+        """``max_lateness`` overrides ``[publishing] max_lateness`` per campaign slug."""
         self.ws = ws
         self.worker = worker or worker_name()
         self.settings = ws.settings.publishing
-        self.dispatcher = Dispatcher(ws, self.worker)
+        self.dispatcher = Dispatcher(ws, self.worker, max_lateness=max_lateness)
         self.on_dispatch = on_dispatch
         self.digests = digests
         self.stopped = threading.Event()
@@ -132,7 +139,9 @@ class Daemon:
         self.stopped.set()
 
     def shutdown(self) -> None:
+        """Stop (if not asked yet), wait for the jobs, give back held claims, close."""
         self.dispatcher.stop()
+        self.stopped.set()  # a minute job waiting for its minute returns at once
         with self._jobs_lock:  # no job is changing the jobs now, and none will
             pass
         if self.scheduler.running:
@@ -151,10 +160,22 @@ class Daemon:
         if self.on_dispatch is not None:
             self.on_dispatch(report)
 
+    def dispatch_minute(self, minute: dt.datetime) -> None:
+        """Claim the variants due at ``minute`` ahead, wait for it, publish them."""
+        if self.dispatcher.stopping:
+            return
+        self.dispatcher.prefetch(minute)
+        wait = (minute - utcnow()).total_seconds()
+        if wait > 0 and self.stopped.wait(wait):
+            return  # stopping: shutdown gives the claims held back
+        self.dispatch()
+
     def sweep(self) -> None:
         try:
             self.dispatch()
             self.refresh_minutes()
+            if self.digests:
+                self.schedule_digests()
         except Exception:  # keep the daemon alive; the next sweep tries again
             log.exception("sweep failed")
 
@@ -184,27 +205,47 @@ class Daemon:
             for job_id, minute in wanted.items():
                 if self.scheduler.get_job(job_id) is None:
                     self.scheduler.add_job(
-                        self.dispatch, DateTrigger(run_date=minute, timezone=dt.UTC), id=job_id
+                        self.dispatch_minute,
+                        DateTrigger(run_date=minute - PREFETCH_LEAD, timezone=dt.UTC),
+                        args=[minute],
+                        id=job_id,
                     )
         return len(wanted)
 
-    def schedule_digests(self) -> None:
+    def schedule_digests(self, now: dt.datetime | None = None) -> int:
+        """One ``CronTrigger`` digest job per zone of the active units, added and removed as
+        units change (each sweep calls this). A digest time passed less than
+        ``MISFIRE_GRACE`` ago today (the daemon started late) fires at once; the
+        ``digest_run`` claim keeps it from going out twice."""
         from amplifier.digest import send_digests
 
+        now = now or utcnow()
         hour, minute = (int(p) for p in self.settings.digest_at.split(":"))
         t = UNITS
         with self.ws.engine.connect() as conn:
-            zones = sorted(
+            zones = set(
                 conn.execute(sa.select(t.c.timezone).where(t.c.active).distinct()).scalars()
             )
-        for zone in zones:
-            self.scheduler.add_job(
-                send_digests,
-                CronTrigger(hour=hour, minute=minute, timezone=zone),
-                args=[self.ws, zone, self.dispatcher, self.worker],
-                id=DIGEST_JOB + zone,
-                replace_existing=True,
-            )
+        with self._jobs_lock:
+            if self.dispatcher.stopping:
+                return len(zones)
+            for job in self.scheduler.get_jobs():
+                if job.id.startswith(DIGEST_JOB) and job.id.removeprefix(DIGEST_JOB) not in zones:
+                    job.remove()
+            for zone in sorted(zones):
+                if self.scheduler.get_job(DIGEST_JOB + zone) is not None:
+                    continue
+                local = now.astimezone(ZoneInfo(zone))
+                today = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+                catch_up = 0 < (local - today).total_seconds() < MISFIRE_GRACE
+                self.scheduler.add_job(
+                    send_digests,
+                    CronTrigger(hour=hour, minute=minute, timezone=zone),
+                    args=[self.ws, zone, self.dispatcher, self.worker],
+                    id=DIGEST_JOB + zone,
+                    **({"next_run_time": today} if catch_up else {}),
+                )
+        return len(zones)
 
     def job_counts(self) -> dict[str, Any]:
         jobs = self.scheduler.get_jobs()

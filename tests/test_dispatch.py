@@ -8,6 +8,7 @@ Each test plans a small workspace for real, moves its variants' times by hand, a
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 import time
 import uuid
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from amplifier.dispatch import Dispatcher
+from amplifier.dispatch import Dispatcher, DispatchReport
 from amplifier.errors import InvalidOperation, NotFound
 from amplifier.models import CentralPost, Delivery, Variant, utcnow
 from amplifier.publishers import (
@@ -31,7 +32,7 @@ from amplifier.publishers import (
     register,
     unregister,
 )
-from amplifier.schedule import Daemon
+from amplifier.schedule import MINUTE_JOB, PREFETCH_LEAD, Daemon
 from amplifier.status import cancel_variant, retry_variant, status
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
@@ -188,6 +189,13 @@ def make_due(ws: Workspace, at: dt.datetime | None = None) -> list[int]:
     return sorted(ids)
 
 
+def due_ahead(ws: Workspace, seconds: float = 30) -> tuple[dt.datetime, dt.datetime, list[int]]:
+    """Every scheduled variant due ``seconds`` from now: (now, that time, their ids)."""
+    now = utcnow()
+    at = now + dt.timedelta(seconds=seconds)
+    return now, at, make_due(ws, at)
+
+
 def rows(ws: Workspace) -> dict[int, Any]:
     with ws.engine.connect() as conn:
         return {r.id: r for r in conn.execute(sa.select(V))}
@@ -231,11 +239,12 @@ def test_two_dispatchers_claim_each_variant_exactly_once(
     ]
     start = threading.Barrier(len(workers))
     errors: list[BaseException] = []
+    reports: list[DispatchReport] = []
 
     def work(d: Dispatcher) -> None:
         try:
             start.wait()
-            d.run_due()
+            reports.append(d.run_due())
         except BaseException as exc:  # reported below, not lost in the thread
             errors.append(exc)
 
@@ -257,6 +266,8 @@ def test_two_dispatchers_claim_each_variant_exactly_once(
     by_worker = Counter(d.worker for d in found)
     assert set(by_worker) == {"host-a:1", "host-b:2"}  # both did some of the work
     assert all(d.started_at <= d.finished_at for d in found)
+    assert sum(r.claimed for r in reports) == len(ids)
+    assert sum(r.outcomes["published"] for r in reports) == len(ids)
 
 
 def test_a_claim_is_recorded_on_the_variant(
@@ -329,7 +340,11 @@ def test_too_many_transient_errors_fail_the_variant_with_the_reason(
     row = rows(ws)[vid]
     assert row.status == VariantStatus.FAILED and row.attempts == 3
     assert row.reasons == ["gave up after 3 attempts: 503 on try 3"]
-    assert [x.outcome for x in deliveries(ws)] == ["retry", "retry", "failed"]
+    assert [(x.attempt, x.outcome) for x in deliveries(ws)] == [
+        (1, "retry"),
+        (2, "retry"),
+        (3, "failed"),
+    ]
     assert d.run_due(now=utcnow() + dt.timedelta(hours=1)).claimed == 0
 
 
@@ -389,6 +404,61 @@ def test_past_the_maximum_lateness_the_sweep_marks_missed_with_the_reason(
     assert [i.variant_id for i in calls.items] == [fresh]  # the missed one never went out
 
 
+def test_a_campaign_can_allow_less_lateness_than_the_setting(
+    make_workspace: WorkspaceFactory,
+    database_url: str,
+    fake: FakeFactory,
+    opened: list[Workspace],
+    dispatchers: list[Dispatcher],
+) -> None:
+    calls = fake()
+    other = CALENDAR.replace("slug: hut", "slug: lain").replace("key: satu", "key: dua")
+    root = make_workspace(
+        org=org_yaml(1, ("x",)),
+        calendars={"hut.yaml": CALENDAR, "lain.yaml": other},
+        settings=settings_toml(max_lateness="30m"),
+    )
+    ws = Workspace.open(root, database_url=database_url)
+    opened.append(ws)
+    ws.sync()
+    ws.plan()
+    hut, lain = make_due(ws, utcnow() - dt.timedelta(minutes=20))  # in file order
+    d = dispatcher(ws, dispatchers, max_lateness={"hut": dt.timedelta(minutes=10)})
+    assert d.lateness_limit("hut") == dt.timedelta(minutes=10)
+    assert d.lateness_limit("lain") == dt.timedelta(minutes=30)
+    assert d.sweep() == {"missed": 1}
+    found = rows(ws)
+    assert found[hut].status == VariantStatus.MISSED
+    assert found[hut].reasons == ["not published within the maximum lateness (10 min) of its time"]
+    assert found[lain].status == VariantStatus.SCHEDULED  # 20 min is within its 30
+    assert d.run_due().outcomes == {"published": 1}
+    assert [i.campaign_slug for i in calls.items] == ["lain"]
+
+
+def test_a_retry_that_would_come_too_late_is_missed_with_the_reason(
+    build: Callable[..., Workspace], fake: FakeFactory, dispatchers: list[Dispatcher]
+) -> None:
+    def busy(item: PublishItem, n: int) -> PublishResult:
+        raise TransientPublishError("503 Service Unavailable", retry_after=120)
+
+    fake(behaviour=busy)
+    ws = build(platforms=("x", "instagram"), max_lateness="30m")
+    late, by_hand = make_due(ws, utcnow() - dt.timedelta(minutes=29))
+    with ws.engine.begin() as conn:  # retried by hand long after its time
+        long_ago = utcnow() - dt.timedelta(hours=3)
+        conn.execute(sa.update(V).where(V.c.id == by_hand).values(publish_at=long_ago))
+    d = dispatcher(ws, dispatchers)
+    assert d.run_due().outcomes == {"missed": 1, "retry": 1}
+    found = rows(ws)
+    assert found[late].status == VariantStatus.MISSED and found[late].claimed_by is None
+    (reason,) = found[late].reasons
+    assert reason.startswith("503 Service Unavailable; the next try (")
+    assert reason.endswith("would be past the maximum lateness (30 min) of its time")
+    assert found[by_hand].status == VariantStatus.SCHEDULED  # a person asked for it
+    outcomes = {x.variant_id: x.outcome for x in deliveries(ws)}
+    assert outcomes == {late: "missed", by_hand: "retry"}
+
+
 # --- leases -----------------------------------------------------------------------------
 
 
@@ -429,6 +499,196 @@ def test_an_expired_lease(
     (item,) = calls.items
     assert item.idempotency_key == key and item.attempt == 2  # same key, next attempt
     assert [(x.attempt, x.worker) for x in deliveries(ws)] == [(2, "alive:2")]
+
+
+def test_a_slow_batch_keeps_its_lease_while_another_daemon_sweeps(
+    build: Callable[..., Workspace],
+    fake: FakeFactory,
+    dispatchers: list[Dispatcher],
+    opened: list[Workspace],
+) -> None:
+    calls = fake(delay=0.4)  # 6 calls take 2.4 s, longer than the 2 s lease
+    ws = build(units=2, platforms=("x", "instagram", "facebook"), lease=2)
+    ids = make_due(ws)
+    slow = dispatcher(ws, dispatchers, "slow:1")
+    other = dispatcher(reopen(ws, opened), dispatchers, "other:2")
+    claims = slow.claim(utcnow())
+    assert sorted(c.id for c in claims) == ids
+    worker = threading.Thread(target=slow.publish, args=(claims,))
+    worker.start()
+    seen: Counter[str] = Counter()
+    while worker.is_alive():  # the other daemon sweeps and claims all along
+        seen.update(other.sweep())
+        seen.update(other.run_due().outcomes)
+        time.sleep(0.05)
+    worker.join()
+    assert +seen == Counter()  # nothing expired, nothing taken over
+    assert set(calls.per_key.values()) == {1} and len(calls.per_key) == len(ids)
+    found = deliveries(ws)
+    assert {(x.worker, x.attempt, x.outcome) for x in found} == {("slow:1", 1, "published")}
+    assert {r.status for r in rows(ws).values()} == {VariantStatus.PUBLISHED}
+
+
+def test_a_claim_lost_while_the_daemon_was_frozen_is_not_published(
+    build: Callable[..., Workspace],
+    fake: FakeFactory,
+    dispatchers: list[Dispatcher],
+    opened: list[Workspace],
+) -> None:
+    calls = fake(idempotent=True)
+    ws = build(platforms=("x",), lease=60)
+    (vid,) = make_due(ws, utcnow() - dt.timedelta(seconds=90))
+    frozen = dispatcher(ws, dispatchers, "frozen:1")
+    # claimed 61 s ago: the lease ran out while the process was stopped (SIGSTOP, a VM pause)
+    claims = frozen.claim(utcnow() - dt.timedelta(seconds=61))
+    survivor = dispatcher(reopen(ws, opened), dispatchers, "alive:2")
+    assert survivor.run_due().outcomes == {"published": 1}  # swept, retried, published
+    report = frozen.publish(claims)  # the frozen daemon wakes up
+    assert report.claimed == 1 and not report.outcomes
+    assert calls.per_key.total() == 1
+    assert [(x.worker, x.attempt) for x in deliveries(ws)] == [("alive:2", 2)]
+    assert rows(ws)[vid].status == VariantStatus.PUBLISHED
+
+
+def test_chunks_follow_the_publishers_pace(
+    build: Callable[..., Workspace], fake: FakeFactory, dispatchers: list[Dispatcher]
+) -> None:
+    fake()
+    ws = build(units=30)  # 120 variants, all due
+    make_due(ws)
+    d = dispatcher(ws, dispatchers)
+    assert d.run_due().outcomes == {"published": 120}
+    with ws.engine.connect() as conn:
+        chunks = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(D)
+            .group_by(D.c.started_at)
+            .order_by(D.c.started_at)
+        ).scalars()
+        sizes = list(chunks)
+    # one call to learn the pace, then at most fourfold growth per chunk
+    assert sizes[:3] == [1, 4, 16] and sum(sizes) == 120
+    assert all(b <= 4 * a for a, b in itertools.pairwise(sizes))
+
+
+# --- claiming ahead ---------------------------------------------------------------------
+
+
+def test_prefetched_variants_go_out_at_their_time_not_before(
+    build: Callable[..., Workspace],
+    fake: FakeFactory,
+    dispatchers: list[Dispatcher],
+    opened: list[Workspace],
+) -> None:
+    calls = fake()
+    ws = build(units=3)  # 12 variants
+    now, at, ids = due_ahead(ws)
+    d = dispatcher(ws, dispatchers, "early:1", batch=5)
+    assert d.prefetch(at, now=now) == len(ids) and d.held == len(ids)
+    assert {r.status for r in rows(ws).values()} == {VariantStatus.PUBLISHING}
+    assert dispatcher(reopen(ws, opened), dispatchers, "late:2").claim(at) == []
+    assert d.run_due(now=at - dt.timedelta(seconds=1)).claimed == 0  # not yet
+    assert calls.items == [] and d.held == len(ids)
+    report = d.run_due(now=at)
+    assert report.claimed == len(ids) and report.outcomes == {"published": len(ids)}
+    assert d.held == 0 and sorted(i.variant_id for i in calls.items) == ids
+    assert {(x.attempt, x.outcome) for x in deliveries(ws)} == {(1, "published")}
+
+
+def test_prefetch_claims_nothing_once_the_minute_has_come(
+    build: Callable[..., Workspace], fake: FakeFactory, dispatchers: list[Dispatcher]
+) -> None:
+    fake()
+    ws = build(platforms=("x",))
+    at = utcnow()
+    make_due(ws, at)
+    d = dispatcher(ws, dispatchers)
+    assert d.prefetch(at, now=at) == 0 and d.held == 0
+    assert {r.status for r in rows(ws).values()} == {VariantStatus.SCHEDULED}
+
+
+def test_closing_gives_back_the_claims_held_ahead(
+    build: Callable[..., Workspace], fake: FakeFactory, dispatchers: list[Dispatcher]
+) -> None:
+    calls = fake()
+    ws = build(platforms=("x", "instagram"))
+    now = utcnow()
+    make_due(ws, now + dt.timedelta(minutes=1))
+    d = dispatcher(ws, dispatchers)
+    assert d.prefetch(now + dt.timedelta(minutes=1), now=now) == 2
+    d.stop()
+    d.close()
+    assert d.held == 0 and calls.items == []
+    for r in rows(ws).values():
+        assert r.status == VariantStatus.SCHEDULED and r.attempts == 0
+        assert r.claimed_by is None and r.lease_until is None
+
+
+def test_daemons_claiming_the_same_minute_ahead_share_it(
+    build: Callable[..., Workspace],
+    fake: FakeFactory,
+    dispatchers: list[Dispatcher],
+    opened: list[Workspace],
+) -> None:
+    calls = fake()
+    ws = build(units=60)  # 240 variants
+    now, at, ids = due_ahead(ws)
+    workers = [
+        dispatcher(ws, dispatchers, "host-a:1", batch=10),
+        dispatcher(reopen(ws, opened), dispatchers, "host-b:2", batch=10),
+    ]
+    start = threading.Barrier(len(workers))
+    held: dict[str, int] = {}
+    for d in workers:  # a scheduling hiccup must not look like a slow publisher here
+        d.keep_seconds = 3600
+
+    def work(d: Dispatcher) -> None:
+        start.wait()
+        held[d.worker] = d.prefetch(at, now=now)
+        d.run_due(now=at)
+
+    threads = [threading.Thread(target=work, args=(d,)) for d in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(held.values()) == len(ids) and min(held.values()) > 0
+    assert set(calls.per_key.values()) == {1} and len(calls.per_key) == len(ids)
+    assert [x.variant_id for x in deliveries(ws)] == ids
+    by_worker = Counter(x.worker for x in deliveries(ws))
+    assert by_worker == Counter(held)  # each published exactly what it had claimed ahead
+
+
+def test_claims_beyond_a_few_seconds_of_work_go_back_for_another_daemon(
+    build: Callable[..., Workspace],
+    fake: FakeFactory,
+    dispatchers: list[Dispatcher],
+    opened: list[Workspace],
+) -> None:
+    calls = fake(delay=0.05)
+    ws = build(units=10)  # 40 variants
+    now, at, ids = due_ahead(ws)
+    busy = dispatcher(ws, dispatchers, "busy:1")
+    busy.keep_seconds = 0.2  # about 4 calls of this publisher
+    assert busy.prefetch(at, now=now) == len(ids)  # it claimed the whole burst ahead
+    helper = dispatcher(reopen(ws, opened), dispatchers, "helper:2")
+    reports: list[DispatchReport] = []
+    worker = threading.Thread(target=lambda: reports.append(busy.run_due(now=at)))
+    worker.start()
+    helped = DispatchReport()
+    while worker.is_alive():  # (the burst's minute has come for both)
+        helped.merge(helper.run_due(now=at))
+        time.sleep(0.01)
+    worker.join()
+    helped.merge(helper.run_due(now=at))
+    assert set(calls.per_key.values()) == {1} and len(calls.per_key) == len(ids)
+    found = deliveries(ws)
+    assert {(x.attempt, x.outcome) for x in found} == {(1, "published")}  # given back unstarted
+    by_worker = Counter(x.worker for x in found)
+    assert by_worker["helper:2"] > 0 and by_worker["busy:1"] > 0
+    assert reports[0].claimed + helped.claimed == len(ids)
+    assert reports[0].claimed == by_worker["busy:1"]
+    assert {r.status for r in rows(ws).values()} == {VariantStatus.PUBLISHED}
 
 
 # --- stopping ---------------------------------------------------------------------------
@@ -473,7 +733,8 @@ def test_claims_given_back_on_stop_belong_to_the_stopping_worker(
     d = dispatcher(ws, dispatchers, "w1")
     claims = d.claim(utcnow())
     d.stop()
-    d.publish(claims)
+    report = d.publish(claims)
+    assert report.claimed == 1 and not report.outcomes
     (row,) = rows(ws).values()
     assert row.status == VariantStatus.SCHEDULED and row.attempts == 0
     assert deliveries(ws) == []
@@ -555,7 +816,9 @@ def test_retry_an_uncertain_variant_after_checking_the_account(
     d = dispatcher(ws, dispatchers)
     d.claim(now)
     assert +d.sweep(now + dt.timedelta(minutes=2)) == {"uncertain": 1}
+    assert status(ws)["uncertain"] == 1
     retry_variant(ws, vid)
+    assert status(ws)["uncertain"] == 0 and status(ws)["due"] == 1
     assert d.run_due().outcomes == {"published": 1}
     assert len(calls.items) == 1
 
@@ -648,8 +911,12 @@ def test_the_daemon_job_count_stays_small_with_many_variants(
         counts = daemon.job_counts()
         assert 30 <= counts["minutes"] <= 31
         assert counts["total"] == counts["minutes"] + 1  # and the sweeper
-        jobs = {j.id for j in daemon.scheduler.get_jobs()}
+        jobs = {j.id: j for j in daemon.scheduler.get_jobs()}
         assert "sweep" in jobs
+        for job_id, job in jobs.items():  # each minute job fires a little ahead
+            if job_id.startswith(MINUTE_JOB):
+                minute = dt.datetime.fromisoformat(job_id.removeprefix(MINUTE_JOB))
+                assert job.next_run_time == minute - PREFETCH_LEAD and job.args == (minute,)
         # the same variants again: the same jobs, no more
         assert daemon.refresh_minutes(utcnow()) == counts["minutes"]
         assert daemon.job_counts() == counts
@@ -680,4 +947,52 @@ def test_stopping_the_daemon_during_a_sweep_does_not_hang(
     shutdown.start()
     shutdown.join(20)
     assert not shutdown.is_alive(), "the daemon hung while stopping"
-    assert status(ws)["by_status"] == {"published": 2}  # the batch in flight finished
+    # the chunk in flight finished (one call: the publisher's pace is not known yet); the
+    # claim not yet started went back, as if never claimed
+    assert status(ws)["by_status"] == {"published": 1, "scheduled": 1}
+    assert {r.attempts for r in rows(ws).values()} == {0, 1}
+
+
+def test_a_minute_job_claims_ahead_and_publishes_on_the_minute(
+    build: Callable[..., Workspace], fake: FakeFactory
+) -> None:
+    calls = fake()
+    ws = build(units=2, sweep_seconds=600)  # 8 variants
+    minute = utcnow() + dt.timedelta(seconds=1.5)
+    ids = make_due(ws, minute)
+    daemon = Daemon(ws, worker="minute:1", digests=False)
+    job = threading.Thread(target=daemon.dispatch_minute, args=(minute,))
+    job.start()
+    deadline = time.monotonic() + 10
+    while daemon.dispatcher.held < len(ids) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert daemon.dispatcher.held == len(ids) and utcnow() < minute  # claimed ahead
+    assert calls.items == []
+    job.join(30)
+    assert sorted(i.variant_id for i in calls.items) == ids
+    assert all(x.started_at >= minute for x in deliveries(ws))  # never before the minute
+    assert {r.status for r in rows(ws).values()} == {VariantStatus.PUBLISHED}
+    daemon.shutdown()
+
+
+def test_stopping_while_a_minute_job_waits_gives_its_claims_back(
+    build: Callable[..., Workspace], fake: FakeFactory
+) -> None:
+    calls = fake()
+    ws = build(platforms=("x", "instagram"), sweep_seconds=600)
+    minute = utcnow() + dt.timedelta(seconds=30)
+    make_due(ws, minute)
+    daemon = Daemon(ws, worker="minute:2", digests=False)
+    job = threading.Thread(target=daemon.dispatch_minute, args=(minute,))
+    job.start()
+    deadline = time.monotonic() + 10
+    while daemon.dispatcher.held < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert daemon.dispatcher.held == 2
+    daemon.stop()
+    job.join(5)
+    assert not job.is_alive()  # the wait ends at once
+    daemon.shutdown()
+    assert calls.items == [] and deliveries(ws) == []
+    for r in rows(ws).values():
+        assert r.status == VariantStatus.SCHEDULED and r.attempts == 0 and r.claimed_by is None

@@ -591,3 +591,22 @@ def test_the_public_api_is_curated() -> None:
 @pytest.mark.parametrize("module", [base, retry, webhook], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module: Any) -> None:
     assert doctest.testmod(module).failed == 0
+
+
+def test_the_log_sends_a_digest_to_the_log_and_the_outbox_beside_the_units_items(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from amplifier.digest import Digest, DigestItem
+
+    digest = Digest("KANWIL-BALI", "Kanwil Bali", dt.date(2027, 6, 23), "Asia/Makassar")
+    digest.items.append(DigestItem(7, "x:@kptd_bali", "manual", "09.00", "Selamat pagi."))
+    with caplog.at_level(logging.INFO, logger="amplifier.digest"):
+        LogPublisher({}, workspace_root=tmp_path).send_digest(digest)
+    assert "digest for KANWIL-BALI to no admin" in caplog.text and "Selamat pagi." in caplog.text
+    outbox = OutboxPublisher({"dir": "out", "fsync": False}, workspace_root=tmp_path)
+    outbox.send_digest(digest)
+    digest.admins.append("bali@kptd.go.id")
+    outbox.send_digest(digest)  # sent again: rewritten, not a second copy
+    (path,) = (tmp_path / "out").rglob("digest*")
+    assert path == tmp_path / "out" / "KANWIL-BALI" / "2027-06-23" / "digest.txt"
+    assert path.read_text(encoding="utf-8") == "Untuk: bali@kptd.go.id\n\n" + digest.as_text()

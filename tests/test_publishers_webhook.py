@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from amplifier.digest import Digest, DigestItem
 from amplifier.publishers import (
     PermanentPublishError,
     PublisherConfigError,
@@ -176,6 +177,27 @@ def test_reads_what_a_2xx_answer_carries(
 ) -> None:
     hook.answer = lambda seen: Answer(201 if body else 204, body)
     assert publisher.publish(make_item()) == expected
+
+
+def test_a_digest_is_posted_signed_with_a_key_per_unit_and_day(
+    hook: Hook, publisher: WebhookPublisher
+) -> None:
+    item = DigestItem(7, "x:@kptd_bali", "manual", "09.00", "Selamat pagi Bali.")
+    digest = Digest("KANWIL-BALI", "Kanwil Bali", dt.date(2027, 6, 23), "Asia/Makassar")
+    digest.admins.append("bali@kptd.go.id")
+    digest.items.append(item)
+    publisher.send_digest(digest)
+    hook.answer = lambda seen: Answer(503, b"busy")
+    with pytest.raises(TransientPublishError, match="answered 503"):
+        publisher.send_digest(digest)
+    first, second = hook.seen
+    assert first.signed and second.signed
+    assert {s.headers["Idempotency-Key"] for s in hook.seen} == {"digest:KANWIL-BALI:2027-06-23"}
+    payload = json.loads(first.body)
+    assert payload["event"] == "unit.digest" and payload["version"] == 1
+    assert payload["digest"]["admins"] == ["bali@kptd.go.id"]
+    assert payload["digest"]["items"][0]["text"] == "Selamat pagi Bali."
+    assert payload["digest"]["text"] == digest.as_text()
 
 
 # --- what comes back -------------------------------------------------------------------

@@ -43,6 +43,9 @@ Subclass ``Publisher`` in your own package, then name it in that package's
             ...                     # raise TransientPublishError / PermanentPublishError
             return PublishResult(external_id=message_id, external_url=link)
 
+        def send_digest(self, digest):  # optional: each unit admin's daily schedule
+            ...                     # digest.admins, digest.as_text(); the default logs it
+
     # pyproject.toml
     [project.entry-points."amplifier.publishers"]
     telegram = "my_pkg.telegram:TelegramPublisher"
@@ -56,6 +59,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import logging
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
@@ -67,7 +71,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from amplifier.errors import AmplifierError
 
 if TYPE_CHECKING:
+    from amplifier.digest import Digest
     from amplifier.models import Account, Campaign, CentralPost, Variant, WorkUnit
+
+digest_log = logging.getLogger("amplifier.digest")
 
 
 class PublishError(AmplifierError):
@@ -279,6 +286,17 @@ class Publisher(ABC):
             except Exception as exc:  # reported to the caller, item by item
                 outcomes.append(exc)
         return outcomes
+
+    def send_digest(self, digest: Digest) -> None:
+        """Deliver a unit's daily digest to its admins (``digest.admins``); raise a
+        ``PublishError`` when it cannot. The default logs its text on ``amplifier.digest``.
+        """
+        digest_log.info(
+            "digest for %s to %s:\n%s",
+            digest.unit_code,
+            ", ".join(digest.admins) or "no admin",
+            digest.as_text(),
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections and files. The default does nothing."""

@@ -10,6 +10,7 @@ Each variant becomes two files in its unit's folder, dated in the unit's own tim
 
     <dir>/KANWIL-BALI/2027-06-23/0900-instagram-kptd.kanwil.bali-42.txt   the text, exactly
     <dir>/KANWIL-BALI/2027-06-23/0900-instagram-kptd.kanwil.bali-42.json  its metadata
+    <dir>/KANWIL-BALI/2027-06-23/digest.txt           the unit admins' daily digest
     <dir>/index.json                                  every item, by unit and time
     <dir>/index.md                                    the same, for people
 
@@ -36,7 +37,7 @@ import re
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from amplifier.publishers.base import (
@@ -50,6 +51,9 @@ from amplifier.publishers.base import (
     option_float,
     require_str,
 )
+
+if TYPE_CHECKING:
+    from amplifier.digest import Digest
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +247,15 @@ class OutboxPublisher(Publisher):
             failure = self._failure(exc)
             return [failure if isinstance(o, PublishResult) else o for o in outcomes]
         return outcomes
+
+    def send_digest(self, digest: Digest) -> None:
+        """Write the digest beside the unit's items of that day (rewritten if sent again)."""
+        path = self.dir / safe_name(digest.unit_code) / digest.day.isoformat() / "digest.txt"
+        to = "Untuk: " + (", ".join(digest.admins) or "-") + "\n\n"
+        try:
+            write_atomic(path, (to + digest.as_text()).encode("utf-8"), fsync=self.fsync)
+        except OSError as exc:
+            raise self._failure(exc) from exc
 
     def _metadata(self, item: PublishItem, now: dt.datetime) -> dict[str, Any]:
         text_rel, meta_rel, local_time = self.paths_for(item)

@@ -22,6 +22,9 @@ stop replays (``verify_signature`` does both), and uses the key to publish once 
 often it is asked. A 2xx answer may carry JSON ``{"id": "...", "url": "https://..."}``
 (or ``external_id``/``external_url``); a URL confirms the variant. 408, 429 and 5xx are
 retried later, honouring ``Retry-After``; other 3xx and 4xx answers fail the variant.
+
+A unit's daily digest is POSTed the same way, signed, as ``{"event": "unit.digest",
+"version": 1, "sent_at": ..., "digest": {...}}`` with the key ``digest:<unit>:<day>``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
@@ -51,11 +54,15 @@ from amplifier.publishers.base import (
 )
 from amplifier.publishers.retry import parse_retry_after
 
+if TYPE_CHECKING:
+    from amplifier.digest import Digest
+
 SIGNATURE_HEADER = "X-Amplifier-Signature"
 TIMESTAMP_HEADER = "X-Amplifier-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 DEFAULT_SECRET_ENV = "AMPLIFIER_WEBHOOK_SECRET"
 EVENT = "variant.publish"
+DIGEST_EVENT = "unit.digest"
 PAYLOAD_VERSION = 1
 
 
@@ -93,12 +100,11 @@ def verify_signature(
 
 def body_for(item: PublishItem, *, sent_at: float) -> bytes:
     """The JSON body for one item, as the exact bytes that are signed and sent."""
-    payload = {
-        "event": EVENT,
-        "version": PAYLOAD_VERSION,
-        "sent_at": int(sent_at),
-        "variant": item.as_dict(),
-    }
+    return _body(EVENT, "variant", item.as_dict(), sent_at)
+
+
+def _body(event: str, key: str, data: dict[str, Any], sent_at: float) -> bytes:
+    payload = {"event": event, "version": PAYLOAD_VERSION, "sent_at": int(sent_at), key: data}
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -206,11 +212,18 @@ class WebhookPublisher(Publisher):
 
     def publish(self, item: PublishItem) -> PublishResult:
         sent_at = time.time()
-        body = body_for(item, sent_at=sent_at)
+        return self._post(body_for(item, sent_at=sent_at), item.idempotency_key, sent_at)
+
+    def send_digest(self, digest: Digest) -> None:
+        sent_at = time.time()
+        body = _body(DIGEST_EVENT, "digest", digest.as_dict(), sent_at)
+        self._post(body, f"digest:{digest.unit_code}:{digest.day.isoformat()}", sent_at)
+
+    def _post(self, body: bytes, key: str, sent_at: float) -> PublishResult:
         timestamp = str(int(sent_at))
         headers = {
             "Content-Type": "application/json",
-            IDEMPOTENCY_HEADER: item.idempotency_key,
+            IDEMPOTENCY_HEADER: key,
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(self._secret.reveal(), timestamp, body),
         }
