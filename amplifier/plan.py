@@ -15,7 +15,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,7 @@ from amplifier.render import (
 )
 from amplifier.review import initial_state
 from amplifier.targeting import Directory, select_targets
-from amplifier.timetable import hold, retime
+from amplifier.timetable import Planned, hold, time_variants
 from amplifier.vocab import Platform, VariantStatus
 
 if TYPE_CHECKING:
@@ -108,11 +108,51 @@ class _Existing:
     by_hand: bool = False  # cancelled by a person: a plan never revives it
 
 
+@dataclass(frozen=True)
+class Stages:
+    """Which optional stages a plan runs. Internal: ``benchmarks/fanout.py`` switches one
+    off to measure its share of the plan time; every real plan runs them all.
+
+    ``check=False`` records no findings (so every variant is approved under auto review);
+    ``timing=False`` leaves every variant ``pending``, untimed.
+    """
+
+    check: bool = True
+    timing: bool = True
+
+
+ALL_STAGES = Stages()
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """What a plan reads of one unit, read once (the loop runs once per variant)."""
+
+    id: int
+    code: str
+    kind: str
+    timezone: str
+    folders: tuple[str, ...]  # the unit's code, then its ancestors'
+    variables: dict[str, Any]
+    hash: str
+
+
+@dataclass(frozen=True)
+class _Account:
+    id: int
+    platform: str
+    handle: str
+    handle_key: str
+    url: str | None
+    variables: dict[str, Any]
+
+
 class Planner:
     """One planning run over a workspace's database."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, *, stages: Stages = ALL_STAGES) -> None:
         self.ws = ws
+        self.stages = stages
         institution = ws.files.org.institution
         self.institution = {
             "code": institution.code,
@@ -129,6 +169,8 @@ class Planner:
             json.dumps(overrides, sort_keys=True),
             ws.settings.policy.model_dump_json(),
         )
+        self._post_vars: dict[tuple[int | None, str], tuple[dict[str, Any], str]] = {}
+        self._requires: dict[int | None, RequireSpec] = {}
 
     def load(
         self, session: Session, campaign: str | None, post: str | None
@@ -158,7 +200,7 @@ class Planner:
         summary = PlanSummary()
         with Session(self.ws.engine) as session:
             directory, posts = self.load(session, campaign, post)
-        post_ids = [p.id for _, p in posts]
+        post_ids = [p.id for _, p in posts if p.id is not None]
         with self.ws.engine.begin() as conn:
             existing = _existing(conn, post_ids)
             inserts: list[dict[str, Any]] = []
@@ -170,9 +212,12 @@ class Planner:
             total = sum(len(t) for _, _, t in plans)
             summary.posts, summary.targets = len(live), total
             done = 0
-            unit_vars: dict[int, dict[str, Any]] = {}
-            unit_hash: dict[int, str] = {}
+            units: dict[int, _Unit] = {}
+            accounts: dict[int, _Account] = {}
+            counts, by_status = summary.counts, summary.by_status
             for camp, cpost, targets in plans:
+                assert cpost.id is not None
+                post_id = cpost.id
                 post_hash = digest(
                     cpost.key,
                     cpost.central_at.isoformat(),
@@ -191,73 +236,84 @@ class Planner:
                     RENDER_VERSION,
                 )
                 camp_vars = campaign_variables(camp)
+                templates = tuple(cpost.templates)
+                chains: dict[tuple[int, str], tuple[tuple[str, ...], str]] = {}
                 for target in targets:
-                    unit, account = target.unit, target.account
-                    assert unit.id is not None and account.id is not None and cpost.id is not None
-                    key = (cpost.id, account.id)
+                    unit = units.get(target.unit.id)  # type: ignore[arg-type]
+                    if unit is None:
+                        unit = _unit_of(directory, target.unit)
+                        units[unit.id] = unit
+                    account = accounts.get(target.account.id)  # type: ignore[arg-type]
+                    if account is None:
+                        account = _account_of(target.account)
+                        accounts[account.id] = account
+                    key = (post_id, account.id)
                     seen.add(key)
                     done += 1
                     if progress is not None and done % 2000 == 0:
                         progress(done, total)
                     old = existing.get(key)
                     if old is not None and (old.status in FROZEN or old.by_hand):
-                        summary.counts["kept"] += 1
-                        summary.by_status[str(old.status)] += 1
+                        counts["kept"] += 1
+                        by_status[old.status] += 1
                         continue
-                    if unit.id not in unit_vars:
-                        unit_vars[unit.id] = unit_variables(unit)
-                        unit_hash[unit.id] = digest(*unit_vars[unit.id].values())
-                    folders = [unit.code, *(a.code for a in directory.ancestors(unit))]
-                    chain = self.renderer.chain(
-                        folders, str(unit.kind), str(account.platform), cpost.templates
-                    )
+                    found = chains.get((unit.id, account.platform))
+                    if found is None:
+                        chain = self.renderer.chain(
+                            unit.folders, unit.kind, account.platform, templates
+                        )
+                        found = chains[(unit.id, account.platform)] = (
+                            chain,
+                            self.renderer.chain_hash(chain),
+                        )
+                    chain, chain_hash = found
                     input_hash = digest(
                         post_hash,
-                        unit_hash[unit.id],
+                        unit.hash,
                         account.platform,
                         account.handle,
                         account.url,
-                        self.renderer.chain_hash(chain),
+                        chain_hash,
                     )
                     if (
                         old is not None
                         and old.input_hash == input_hash
                         and old.status != VariantStatus.CANCELLED
                     ):
-                        summary.counts["unchanged"] += 1
-                        summary.by_status[str(old.status)] += 1
-                        self._collect(summary, old.findings, unit, account, camp, cpost)
+                        counts["unchanged"] += 1
+                        by_status[old.status] += 1
+                        self._collect(summary, old.findings, unit.code, account, camp, cpost)
                         continue
-                    row = self._render(
-                        unit, account, camp, cpost, chain, unit_vars[unit.id], camp_vars
-                    )
+                    row = self._render_row(unit, account, camp, cpost, chain, camp_vars)
                     row["input_hash"] = input_hash
-                    self._collect(summary, row["findings"], unit, account, camp, cpost)
+                    self._collect(summary, row["findings"], unit.code, account, camp, cpost)
                     if old is None:
                         row.update(
-                            post_id=cpost.id,
+                            post_id=post_id,
                             account_id=account.id,
                             unit_id=unit.id,
                             idempotency_key=idempotency_key(
-                                camp.slug, cpost.key, str(account.platform), account.handle_key
+                                camp.slug, cpost.key, account.platform, account.handle_key
                             ),
+                            publish_at=None,
+                            due_at=None,
                         )
                         inserts.append(row)
-                        summary.counts["created"] += 1
-                        summary.by_status[str(row["status"])] += 1
+                        counts["created"] += 1
+                        by_status[str(row["status"])] += 1
                     elif (
                         old.content_hash == row["content_hash"]
                         and old.findings == row["findings"]
                         and old.status != VariantStatus.CANCELLED
                     ):
                         touches.append({"_id": old.id, "input_hash": input_hash})
-                        summary.counts["unchanged"] += 1
-                        summary.by_status[str(old.status)] += 1
+                        counts["unchanged"] += 1
+                        by_status[old.status] += 1
                     else:
                         row["_id"] = old.id
                         updates.append(row)
-                        summary.counts["updated"] += 1
-                        summary.by_status[str(row["status"])] += 1
+                        counts["updated"] += 1
+                        by_status[str(row["status"])] += 1
             cancels = [
                 {
                     "_id": old.id,
@@ -273,41 +329,49 @@ class Planner:
                 and old.status != VariantStatus.CANCELLED
             ]
             if cancels:
-                summary.counts["cancelled"] = len(cancels)
-                summary.by_status[str(VariantStatus.CANCELLED)] += len(cancels)
-            _write(conn, inserts, updates, touches, cancels)
+                counts["cancelled"] = len(cancels)
+                by_status[str(VariantStatus.CANCELLED)] += len(cancels)
+            retimed: list[dict[str, Any]] = []
+            if self.stages.timing:
+                planned = Planned(inserts, {r["_id"]: r for r in (*updates, *cancels)})
+                every_post = {p.id: (c, p) for c, p in posts} if not (campaign or post) else None
+                timed, retimed = time_variants(
+                    self.ws,
+                    post_ids=post_ids,
+                    planned=planned,
+                    directory=directory,
+                    posts=every_post,
+                )
+                counts["timed"] = timed["changed"]
+            _write(conn, inserts, updates, touches, cancels, retimed)
         if progress is not None:
             progress(total, total)
-        timed = retime(self.ws, post_ids=[i for i in post_ids if i is not None])
-        summary.counts["timed"] = timed["changed"]
-        summary.counts["held"] = hold(self.ws)
+        counts["held"] = hold(self.ws)
         summary.by_status = _status_counts(self.ws, post_ids)
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _render(
+    def _render_row(
         self,
-        unit: WorkUnit,
-        account: Account,
+        unit: _Unit,
+        account: _Account,
         camp: Campaign,
         cpost: CentralPost,
         chain: tuple[str, ...],
-        unit_vars: dict[str, Any],
         camp_vars: dict[str, Any],
     ) -> dict[str, Any]:
-        platform = str(account.platform)
-        unit_vars = {**unit_vars, "zone": zone_of(cpost.central_at, unit.timezone)}
+        platform = account.platform
+        post_vars, zone = self._post_variables(cpost, unit.timezone)
         variables = {
             "institution": self.renderer.institution,
-            "unit": unit_vars,
-            "account": account_variables(account),
+            "unit": {**unit.variables, "zone": zone},
+            "account": account.variables,
             "platform": platform,
             "campaign": camp_vars,
-            "post": post_variables(cpost, unit.timezone),
+            "post": post_vars,
             "budget": self.checker.rules[Platform(platform)].max_length,
         }
         result = self.renderer.render(chain, variables)
-        source = _top_source(chain)
         if result.error is not None:
             findings = [
                 Finding(
@@ -318,12 +382,13 @@ class Planner:
                     source=result.error.source,
                 )
             ]
+        elif not self.stages.check:
+            findings = []
         else:
-            require = RequireSpec.model_validate(camp.require or {})
             ctx = CheckContext(
                 platform=platform,
-                source=source,
-                require=require,
+                source=_top_source(chain),
+                require=self._require(camp),
                 hashtags=camp.hashtags,
                 links=camp.links,
                 post_link=cpost.link,
@@ -344,19 +409,55 @@ class Planner:
             "updated_at": utcnow(),
         }
 
+    def _render(
+        self,
+        unit: WorkUnit,
+        account: Account,
+        camp: Campaign,
+        cpost: CentralPost,
+        chain: tuple[str, ...],
+        directory: Directory,
+    ) -> dict[str, Any]:
+        """One variant's row, for callers holding ORM objects (``preview``)."""
+        return self._render_row(
+            _unit_of(directory, unit),
+            _account_of(account),
+            camp,
+            cpost,
+            chain,
+            campaign_variables(camp),
+        )
+
+    def _post_variables(self, cpost: CentralPost, zone: str) -> tuple[dict[str, Any], str]:
+        """A post's variables in one zone, and the zone's abbreviation at the post's time."""
+        key = (cpost.id, zone)
+        found = self._post_vars.get(key)
+        if found is None:
+            found = self._post_vars[key] = (
+                post_variables(cpost, zone),
+                zone_of(cpost.central_at, zone),
+            )
+        return found
+
+    def _require(self, camp: Campaign) -> RequireSpec:
+        found = self._requires.get(camp.id)
+        if found is None:
+            found = self._requires[camp.id] = RequireSpec.model_validate(camp.require or {})
+        return found
+
     @staticmethod
     def _collect(
         summary: PlanSummary,
         findings: Iterable[dict[str, Any]],
-        unit: WorkUnit,
-        account: Account,
+        unit_code: str,
+        account: _Account,
         camp: Campaign,
         cpost: CentralPost,
     ) -> None:
         for f in findings:
             summary.findings.append(
                 {
-                    "unit": unit.code,
+                    "unit": unit_code,
                     "account": f"{account.platform}:{account.handle}",
                     "post": f"{camp.slug}/{cpost.key}",
                     **f,
@@ -364,7 +465,33 @@ class Planner:
             )
 
 
-def _status_counts(ws: Workspace, post_ids: list[int | None]) -> Counter[str]:
+def _unit_of(directory: Directory, unit: WorkUnit) -> _Unit:
+    assert unit.id is not None
+    variables = unit_variables(unit)
+    return _Unit(
+        unit.id,
+        unit.code,
+        str(unit.kind),
+        unit.timezone,
+        (unit.code, *(a.code for a in directory.ancestors(unit))),
+        variables,
+        digest(*variables.values()),
+    )
+
+
+def _account_of(account: Account) -> _Account:
+    assert account.id is not None
+    return _Account(
+        account.id,
+        str(account.platform),
+        account.handle,
+        account.handle_key,
+        account.url,
+        account_variables(account),
+    )
+
+
+def _status_counts(ws: Workspace, post_ids: Sequence[int | None]) -> Counter[str]:
     t = VARIANTS
     ids = [i for i in post_ids if i is not None]
     counts: Counter[str] = Counter()
@@ -393,7 +520,7 @@ def _top_source(chain: tuple[str, ...]) -> str:
     return f"amplifier:{top}" if top.startswith("builtin/") else f"templates/{top}"
 
 
-def _existing(conn: Connection, post_ids: list[int | None]) -> dict[tuple[int, int], _Existing]:
+def _existing(conn: Connection, post_ids: Sequence[int | None]) -> dict[tuple[int, int], _Existing]:
     t = VARIANTS
     out: dict[tuple[int, int], _Existing] = {}
     ids = [i for i in post_ids if i is not None]
@@ -481,9 +608,7 @@ def preview_variants(
         chain = planner.renderer.chain(
             folders, str(unit.kind), str(account.platform), cpost.templates
         )
-        row = planner._render(
-            unit, account, camp, cpost, chain, unit_variables(unit), campaign_variables(camp)
-        )
+        row = planner._render(unit, account, camp, cpost, chain, directory)
         out.append(
             Preview(
                 unit.code,

@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -61,31 +61,71 @@ TIMEABLE = (VariantStatus.PENDING, VariantStatus.SCHEDULED, VariantStatus.UNSCHE
 TAKEN = (VariantStatus.SCHEDULED, VariantStatus.PUBLISHING, VariantStatus.PUBLISHED)
 
 
+class _Row(NamedTuple):
+    """A variant as the timing stage sees it (a stored row with a plan's values applied)."""
+
+    id: int | None
+    post_id: int
+    account_id: int
+    unit_id: int
+    review: str
+    status: str
+    publish_at: dt.datetime | None
+    reasons: list[str]
+    idempotency_key: str
+    due_at: dt.datetime | None
+    attempts: int
+
+
+@dataclass
+class Planned:
+    """What a plan is about to write, handed to the timing stage before it writes.
+
+    ``inserts`` are new variant rows (no id yet); ``changes`` the values an update or a
+    cancellation sets, by variant id. ``time_variants`` times these rows in place, so a
+    plan writes each variant once, already timed.
+    """
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
 @dataclass
 class _Scope:
     requests: list[Request]
-    ids: dict[str, int]  # request key -> variant id
-    current: dict[int, Any]  # variant id -> row
+    current: dict[str, Any]  # request key -> row
     fixed: list[Fixed]
     blackouts: list[TimingBlackout]
     units: dict[int, UnitInfo]
     slugs: dict[str, str]  # request key -> campaign slug
+    planned: dict[str, dict[str, Any]]  # request key -> the row a plan will write
 
 
-def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.datetime) -> _Scope:
+def _scope(
+    ws: Workspace,
+    session: Session,
+    post_ids: list[int] | None,
+    now: dt.datetime,
+    *,
+    planned: Planned | None = None,
+    directory: Directory | None = None,
+    posts: dict[int | None, tuple[Campaign, CentralPost]] | None = None,
+) -> _Scope:
     settings = ws.settings.timing
-    directory = Directory.from_rows(
-        session.exec(select(WorkUnit)).all(), session.exec(select(Account)).all()
-    )
-    posts = {
-        p.id: (c, p)
-        for c, p in session.execute(
-            select(Campaign, CentralPost).join(
-                CentralPost,
-                CentralPost.campaign_id == Campaign.id,  # type: ignore[arg-type]
-            )
-        ).all()
-    }
+    if directory is None:
+        directory = Directory.from_rows(
+            session.exec(select(WorkUnit)).all(), session.exec(select(Account)).all()
+        )
+    if posts is None:
+        posts = {
+            p.id: (c, p)
+            for c, p in session.execute(
+                select(Campaign, CentralPost).join(
+                    CentralPost,
+                    CentralPost.campaign_id == Campaign.id,  # type: ignore[arg-type]
+                )
+            ).all()
+        }
     # plain tuples per account and post: the loop below runs once per variant
     accounts = {
         a.id: (f"{a.platform}:{a.handle_key}", str(a.platform), a.handle)
@@ -113,8 +153,11 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
             V.c.attempts,
         )
     ).all()
+    to_write: dict[str, dict[str, Any]] = {}
+    if planned is not None:
+        rows = _overlay(rows, planned, to_write)
     in_scope = set(post_ids) if post_ids is not None else None
-    requests, fixed, ids, current, slugs = [], [], {}, {}, {}
+    requests, fixed, current, slugs = [], [], {}, {}
     lo = hi = now
     for r in rows:
         account = accounts.get(r.account_id)
@@ -133,7 +176,7 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
             if r.status in TAKEN and r.publish_at is not None:
                 fixed.append(Fixed(account_key, r.publish_at, platform, f"variant {r.id}"))
             continue
-        current[r.id] = r
+        current[r.idempotency_key] = r
         if r.review != ReviewState.APPROVED:
             continue
         unit = directory.units.get(r.unit_id)
@@ -175,7 +218,6 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
                 label=f"{post_label} on {platform}:@{handle}",
             )
         )
-        ids[key] = r.id
         slugs[key] = slug
     files = ws.files
     B = BLACKOUTS
@@ -189,47 +231,111 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
         language=settings.holiday_language,
         nyepi_regions=settings.nyepi_regions,
     )
-    return _Scope(requests, ids, current, fixed, blackouts, units, slugs)
+    return _Scope(requests, current, fixed, blackouts, units, slugs, to_write)
+
+
+def _overlay(
+    rows: Iterable[Any], planned: Planned, to_write: dict[str, dict[str, Any]]
+) -> list[Any]:
+    """The stored rows as they will be once the plan has written ``planned``."""
+    out: list[Any] = []
+    changes = planned.changes
+    for r in rows:
+        change = changes.get(r.id)
+        if change is not None:
+            r = _Row(
+                *(change.get(name, value) for name, value in zip(_Row._fields, r, strict=True))
+            )
+            to_write[r.idempotency_key] = change
+        out.append(r)
+    for row in planned.inserts:
+        key = row["idempotency_key"]
+        out.append(
+            _Row(
+                None,
+                row["post_id"],
+                row["account_id"],
+                row["unit_id"],
+                row["review"],
+                row["status"],
+                row.get("publish_at"),
+                row["reasons"],
+                key,
+                row.get("due_at"),
+                0,
+            )
+        )
+        to_write[key] = row
+    return out
 
 
 def retime(
     ws: Workspace, *, post_ids: list[int] | None = None, now: dt.datetime | None = None
 ) -> Counter[str]:
     """Time the approved variants of ``post_ids`` (all posts when None); write the changes."""
+    counts, changes = time_variants(ws, post_ids=post_ids, now=now)
+    _write(ws, changes)
+    return counts
+
+
+def time_variants(
+    ws: Workspace,
+    *,
+    post_ids: list[int] | None = None,
+    now: dt.datetime | None = None,
+    planned: Planned | None = None,
+    directory: Directory | None = None,
+    posts: dict[int | None, tuple[Campaign, CentralPost]] | None = None,
+) -> tuple[Counter[str], list[dict[str, Any]]]:
+    """Time the approved variants of ``post_ids`` (all posts when None), the stored ones
+    seen as ``planned`` will leave them. Planned rows get their timing in place; the
+    other changes come back as update rows (``{"_id": …, …}``) for the caller to write.
+    ``counts["changed"]`` counts both. ``directory`` and ``posts`` (all posts, by id) may
+    be handed over when the caller has them loaded."""
     now = now or utcnow()
     with Session(ws.engine) as session:
-        scope = _scope(ws, session, post_ids, now)
+        scope = _scope(
+            ws, session, post_ids, now, planned=planned, directory=directory, posts=posts
+        )
     timings = assign(
         scope.requests, scope.blackouts, ws.settings.timing.rules(), scope.fixed, not_before=now
     )
     counts: Counter[str] = Counter()
     changes: list[dict[str, Any]] = []
-    timed = set()
+    changed = 0
+
+    def change(row: Any, values: dict[str, Any]) -> None:
+        nonlocal changed
+        changed += 1
+        target = scope.planned.get(row.idempotency_key)
+        if target is not None:
+            target.update(values, updated_at=now)
+        else:
+            changes.append({"_id": row.id, **values, "updated_at": now})
+
     for key, timing in timings.items():
-        vid = scope.ids[key]
-        timed.add(vid)
-        row = scope.current[vid]
+        row = scope.current[key]
         values = _values(timing)
         counts[values["status"]] += 1
         if _differs(row, values):
-            changes.append({"_id": vid, **values, "updated_at": now})
-    for vid, row in scope.current.items():
-        if vid not in timed and (row.status != VariantStatus.PENDING or row.publish_at is not None):
+            change(row, values)
+    for key, row in scope.current.items():
+        if key not in timings and (
+            row.status != VariantStatus.PENDING or row.publish_at is not None
+        ):
             # not approved (any more): it waits, untimed
-            changes.append(
+            change(
+                row,
                 {
-                    "_id": vid,
                     "status": VariantStatus.PENDING,
                     "publish_at": None,
                     "due_at": None,
                     "reasons": [],
-                    "updated_at": now,
-                }
+                },
             )
             counts["pending"] += 1
-    _write(ws, changes)
-    counts["changed"] = len(changes)
-    return counts
+    counts["changed"] = changed
+    return counts, changes
 
 
 def _values(timing: Timing) -> dict[str, Any]:

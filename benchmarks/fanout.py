@@ -59,6 +59,7 @@ import jinja2
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
+from jinja2.runtime import Context
 from sqlmodel import Session, col, select
 
 import amplifier
@@ -69,6 +70,7 @@ from amplifier.render import (
     account_variables,
     budget_of,
     campaign_variables,
+    layout,
     post_variables,
     unit_variables,
     zone_of,
@@ -323,7 +325,11 @@ def floor_environment(templates_dir: Path) -> jinja2.Environment:
 
 
 def floor_render(fi: FloorInput) -> list[str]:
-    """Bare rendering; templates compile on first use, once per distinct chain."""
+    """Bare rendering; templates compile on first use, once per distinct chain.
+
+    Each variant is rendered the plain Jinja way (a context, the template's top level, which
+    stacks the blocks of the chain) and its blocks are put together by the same built-in
+    layout as the plan's (``amplifier.render.layout``): no sandbox, no memo, no caps."""
     env = floor_environment(fi.templates_dir)
     compiled: dict[tuple[str, ...], jinja2.Template] = {}
     out = []
@@ -331,7 +337,17 @@ def floor_render(fi: FloorInput) -> list[str]:
         template = compiled.get(chain)
         if template is None:
             template = compiled[chain] = env.get_template(stacked_name(chain))
-        out.append(template.render(variables))
+        ctx = template.new_context(variables)
+        for _ in template.root_render_func(ctx):
+            pass
+
+        def block(name: str, room: int | None, ctx: Context = ctx) -> str:
+            if room is not None:
+                ctx.vars["room"] = room
+            functions = ctx.blocks.get(name)
+            return "".join(functions[0](ctx)) if functions else ""
+
+        out.append(layout.compose(block, variables["platform"], variables["budget"]))
     return out
 
 
