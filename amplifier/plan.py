@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from amplifier.check import Context as CheckContext
 from amplifier.check import VariantChecker
-from amplifier.database import update_rows
+from amplifier.database import json_list, json_text, update_rows
 from amplifier.errors import NotFound
 from amplifier.findings import Finding
 from amplifier.load.source import suggest
@@ -41,7 +41,15 @@ from amplifier.render import (
 )
 from amplifier.review import initial_state
 from amplifier.targeting import Directory, select_targets
-from amplifier.timetable import Planned, hold, time_variants
+from amplifier.timetable import (
+    Planned,
+    hold,
+    store_timing,
+    stored_timing,
+    time_variants,
+    timing_input,
+    timing_scope,
+)
 from amplifier.vocab import Platform, VariantStatus
 
 if TYPE_CHECKING:
@@ -97,15 +105,19 @@ def idempotency_key(campaign_slug: str, post_key: str, platform: str, handle_key
     return digest("variant", campaign_slug, post_key, platform, handle_key)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Existing:
     id: int
     input_hash: str
     content_hash: str
     status: str
     review: str
-    findings: list[dict[str, Any]]
+    findings_json: str | None  # parsed only when needed (most re-plans need few)
     by_hand: bool = False  # cancelled by a person: a plan never revives it
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        return json_list(self.findings_json)
 
 
 @dataclass(frozen=True)
@@ -201,6 +213,7 @@ class Planner:
         with Session(self.ws.engine) as session:
             directory, posts = self.load(session, campaign, post)
         post_ids = [p.id for _, p in posts if p.id is not None]
+        now = utcnow()
         with self.ws.engine.begin() as conn:
             existing = _existing(conn, post_ids)
             inserts: list[dict[str, Any]] = []
@@ -215,6 +228,7 @@ class Planner:
             units: dict[int, _Unit] = {}
             accounts: dict[int, _Account] = {}
             counts, by_status = summary.counts, summary.by_status
+            chains: dict[tuple[int, str, tuple[str, ...]], tuple[tuple[str, ...], str]] = {}
             for camp, cpost, targets in plans:
                 assert cpost.id is not None
                 post_id = cpost.id
@@ -237,7 +251,6 @@ class Planner:
                 )
                 camp_vars = campaign_variables(camp)
                 templates = tuple(cpost.templates)
-                chains: dict[tuple[int, str], tuple[tuple[str, ...], str]] = {}
                 for target in targets:
                     unit = units.get(target.unit.id)  # type: ignore[arg-type]
                     if unit is None:
@@ -257,12 +270,12 @@ class Planner:
                         counts["kept"] += 1
                         by_status[old.status] += 1
                         continue
-                    found = chains.get((unit.id, account.platform))
+                    found = chains.get((unit.id, account.platform, templates))
                     if found is None:
                         chain = self.renderer.chain(
                             unit.folders, unit.kind, account.platform, templates
                         )
-                        found = chains[(unit.id, account.platform)] = (
+                        found = chains[(unit.id, account.platform, templates)] = (
                             chain,
                             self.renderer.chain_hash(chain),
                         )
@@ -332,7 +345,9 @@ class Planner:
                 counts["cancelled"] = len(cancels)
                 by_status[str(VariantStatus.CANCELLED)] += len(cancels)
             retimed: list[dict[str, Any]] = []
-            if self.stages.timing:
+            if self.stages.timing and not self._timing_current(
+                conn, post_ids, inserts, updates, cancels
+            ):
                 planned = Planned(inserts, {r["_id"]: r for r in (*updates, *cancels)})
                 every_post = {p.id: (c, p) for c, p in posts} if not (campaign or post) else None
                 timed, retimed = time_variants(
@@ -341,15 +356,35 @@ class Planner:
                     planned=planned,
                     directory=directory,
                     posts=every_post,
+                    now=now,
                 )
                 counts["timed"] = timed["changed"]
-            _write(conn, inserts, updates, touches, cancels, retimed)
+                _write(conn, inserts, updates, touches, cancels, retimed)
+                store_timing(
+                    conn, timing_scope(post_ids), timing_input(self.ws, conn, post_ids, now)
+                )
+            else:
+                counts["timed"] = 0
+                _write(conn, inserts, updates, touches, cancels)
         if progress is not None:
             progress(total, total)
         counts["held"] = hold(self.ws)
         summary.by_status = _status_counts(self.ws, post_ids)
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _timing_current(
+        self,
+        conn: Connection,
+        post_ids: list[int],
+        *writes: list[dict[str, Any]],
+    ) -> bool:
+        """True when this plan writes no variant and the timing input is the one the last
+        timing of these posts read: timing again would change nothing."""
+        if any(writes):
+            return False
+        stored = stored_timing(conn, timing_scope(post_ids))
+        return stored is not None and stored == timing_input(self.ws, conn, post_ids, utcnow())
 
     def _render_row(
         self,
@@ -533,18 +568,21 @@ def _existing(conn: Connection, post_ids: Sequence[int | None]) -> dict[tuple[in
             t.c.content_hash,
             t.c.status,
             t.c.review,
-            t.c.findings,
-            t.c.reasons,
+            json_text(t.c.findings),
+            json_text(t.c.reasons),
         ).where(t.c.post_id.in_(ids[start : start + 500]))
         for row in conn.execute(query):
+            reasons = row[8]
             out[(row.post_id, row.account_id)] = _Existing(
                 row.id,
                 row.input_hash,
                 row.content_hash,
                 str(row.status),
                 str(row.review),
-                row.findings or [],
-                any(r.startswith(HAND_CANCELLED) for r in row.reasons or []),
+                row[7],
+                bool(reasons)
+                and HAND_CANCELLED in reasons
+                and any(r.startswith(HAND_CANCELLED) for r in json_list(reasons)),
             )
     return out
 

@@ -18,15 +18,21 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from amplifier.database import update_rows
+from amplifier.database import json_list, json_text, update_rows
 from amplifier.errors import InvalidOperation, NotFound
 from amplifier.models import (
+    ACCOUNTS,
     BLACKOUTS,
+    CAMPAIGNS,
+    POSTS,
+    TIMING_STATES,
+    UNITS,
     VARIANTS,
     Account,
     Blackout,
@@ -147,7 +153,7 @@ def _scope(
             V.c.review,
             V.c.status,
             V.c.publish_at,
-            V.c.reasons,
+            json_text(V.c.reasons),
             V.c.idempotency_key,
             V.c.due_at,
             V.c.attempts,
@@ -359,8 +365,117 @@ def _differs(row: Any, values: Mapping[str, Any]) -> bool:
         str(row.status) != str(values["status"])
         or row.publish_at != values["publish_at"]
         or row.due_at != values["due_at"]
-        or list(row.reasons or []) != values["reasons"]
+        or _reasons(row) != values["reasons"]
     )
+
+
+# --- the timing state: is a re-time needed at all? ------------------------------------------
+
+TIMING_VERSION = "1"  # bump when timing changes in a way that must re-time everything
+
+
+def timing_scope(post_ids: Iterable[int] | None) -> str:
+    """The key of a set of posts in ``timing_state``."""
+    ids = "all" if post_ids is None else ",".join(map(str, sorted(post_ids)))
+    return hashlib.blake2b(ids.encode(), digest_size=16).hexdigest()
+
+
+def timing_input(
+    ws: Workspace, conn: sa.Connection, post_ids: list[int] | None, now: dt.datetime
+) -> str | None:
+    """Digest of everything timing the variants of ``post_ids`` reads from the database and
+    the workspace: settings, holidays, quiet periods, blackouts, units, accounts, posts,
+    campaigns and every variant's timing columns. None when the result could depend on
+    ``now`` itself (``now`` is past the central time of a live post in scope, so it
+    would cut a window).
+
+    Timing is a function of that input (``amplifier.timing.assign``), so when the digest
+    equals the one stored after the last timing (``stored_timing``), timing again would
+    write nothing.
+    """
+    P, C = POSTS, CAMPAIGNS
+    in_scope = set(post_ids) if post_ids is not None else None
+    posts = conn.execute(
+        sa.select(
+            P.c.id,
+            P.c.key,
+            P.c.central_at,
+            P.c.active,
+            json_text(P.c.timing),
+            C.c.slug,
+            C.c.priority,
+            C.c.active.label("campaign_active"),
+            json_text(C.c.timing),
+        )
+        .join(C, C.c.id == P.c.campaign_id)
+        .order_by(P.c.id)
+    ).all()
+    for row in posts:
+        live = row.active and row.campaign_active
+        if live and (in_scope is None or row.id in in_scope) and row.central_at < now:
+            return None
+    h = hashlib.blake2b(digest_size=16)
+    settings, files = ws.settings.timing, ws.files
+
+    def add(part: object) -> None:
+        h.update(repr(part).encode())
+        h.update(b"\x1f")
+
+    add((TIMING_VERSION, now.year, _holidays_version()))
+    add(settings.model_dump_json())
+    add([e.model_dump_json() for e in files.holidays])
+    add([q.model_dump_json() for q in files.quiet_periods])
+    add(sorted(post_ids) if post_ids is not None else None)
+    add([tuple(r) for r in posts])
+    for table in (UNITS, ACCOUNTS, BLACKOUTS):
+        add([tuple(r) for r in conn.execute(sa.select(table).order_by(table.c.id))])
+    raw = sa.String  # datetimes as the driver gives them: no conversion per row
+    rows = conn.execute(
+        sa.select(
+            V.c.id,
+            V.c.post_id,
+            V.c.account_id,
+            V.c.unit_id,
+            V.c.review,
+            V.c.status,
+            sa.type_coerce(V.c.publish_at, raw),
+            sa.type_coerce(V.c.due_at, raw),
+            V.c.attempts,
+            V.c.held_by,
+            json_text(V.c.reasons),
+            V.c.idempotency_key,
+        ).order_by(V.c.id)
+    )
+    add([tuple(r) for r in rows])
+    return h.hexdigest()
+
+
+def stored_timing(conn: sa.Connection, scope: str) -> str | None:
+    T = TIMING_STATES
+    return conn.execute(sa.select(T.c.digest).where(T.c.scope == scope)).scalar_one_or_none()
+
+
+def store_timing(conn: sa.Connection, scope: str, digest: str | None) -> None:
+    """Record (or, with None, forget) the digest of the input the last timing read."""
+    T = TIMING_STATES
+    if digest is not None and stored_timing(conn, scope) == digest:
+        return  # the same: nothing to write
+    conn.execute(sa.delete(T).where(T.c.scope == scope))
+    if digest is not None:
+        conn.execute(sa.insert(T).values(scope=scope, digest=digest, updated_at=utcnow()))
+
+
+def _holidays_version() -> str:
+    try:
+        return metadata.version("holidays")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a dependency
+        return "?"
+
+
+def _reasons(row: Any) -> list[str]:
+    """A row's reasons: a list (a plan's row) or the stored JSON text (``json_text``)."""
+    reasons = row.reasons
+    return json_list(reasons) if reasons is None or isinstance(reasons, str) else list(reasons)
 
 
 def _write(ws: Workspace, changes: list[dict[str, Any]]) -> None:
