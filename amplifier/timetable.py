@@ -67,6 +67,31 @@ TIMEABLE = (VariantStatus.PENDING, VariantStatus.SCHEDULED, VariantStatus.UNSCHE
 TAKEN = (VariantStatus.SCHEDULED, VariantStatus.PUBLISHING, VariantStatus.PUBLISHED)
 
 
+def _timing_columns(*, raw: bool = False) -> list[sa.ColumnElement[Any]]:
+    """The variant columns timing reads, in ``_Row`` order; ``raw``: datetimes as the
+    driver gives them (no conversion per row; for digests)."""
+    publish_at: sa.ColumnElement[Any] = V.c.publish_at
+    due_at: sa.ColumnElement[Any] = V.c.due_at
+    if raw:
+        publish_at, due_at = (
+            sa.type_coerce(publish_at, sa.String),
+            sa.type_coerce(due_at, sa.String),
+        )
+    return [
+        V.c.id,
+        V.c.post_id,
+        V.c.account_id,
+        V.c.unit_id,
+        V.c.review,
+        V.c.status,
+        publish_at,
+        json_text(V.c.reasons),
+        V.c.idempotency_key,
+        due_at,
+        V.c.attempts,
+    ]
+
+
 class _Row(NamedTuple):
     """A variant as the timing stage sees it (a stored row with a plan's values applied)."""
 
@@ -144,21 +169,7 @@ def _scope(
     }
     units: dict[int, UnitInfo] = {}
     windows: dict[int, tuple[str, Any, bool]] = {}
-    rows = session.execute(
-        sa.select(
-            V.c.id,
-            V.c.post_id,
-            V.c.account_id,
-            V.c.unit_id,
-            V.c.review,
-            V.c.status,
-            V.c.publish_at,
-            json_text(V.c.reasons),
-            V.c.idempotency_key,
-            V.c.due_at,
-            V.c.attempts,
-        )
-    ).all()
+    rows = session.execute(sa.select(*_timing_columns())).all()
     to_write: dict[str, dict[str, Any]] = {}
     if planned is not None:
         rows = _overlay(rows, planned, to_write)
@@ -429,23 +440,7 @@ def timing_input(
     add([tuple(r) for r in posts])
     for table in (UNITS, ACCOUNTS, BLACKOUTS):
         add([tuple(r) for r in conn.execute(sa.select(table).order_by(table.c.id))])
-    raw = sa.String  # datetimes as the driver gives them: no conversion per row
-    rows = conn.execute(
-        sa.select(
-            V.c.id,
-            V.c.post_id,
-            V.c.account_id,
-            V.c.unit_id,
-            V.c.review,
-            V.c.status,
-            sa.type_coerce(V.c.publish_at, raw),
-            sa.type_coerce(V.c.due_at, raw),
-            V.c.attempts,
-            V.c.held_by,
-            json_text(V.c.reasons),
-            V.c.idempotency_key,
-        ).order_by(V.c.id)
-    )
+    rows = conn.execute(sa.select(*_timing_columns(raw=True), V.c.held_by).order_by(V.c.id))
     add([tuple(r) for r in rows])
     return h.hexdigest()
 
