@@ -54,8 +54,10 @@ from amplifier.timetable import (
     store_timing,
     stored_timing,
     time_variants,
+    timing_columns,
     timing_input,
     timing_scope,
+    variant_timing,
 )
 from amplifier.vocab import Platform, VariantStatus
 
@@ -100,11 +102,16 @@ class PlanSummary:
 
 
 def digest(*parts: Any) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        h.update(part if isinstance(part, bytes) else str(part).encode())
-        h.update(b"\x1f")
-    return h.hexdigest()
+    """blake2b-128 of the parts, each followed by a unit separator."""
+    if any(isinstance(part, bytes) for part in parts):
+        h = hashlib.blake2b(digest_size=16)
+        for part in parts:
+            h.update(part if isinstance(part, bytes) else str(part).encode())
+            h.update(b"\x1f")
+        return h.hexdigest()
+    # the same bytes in one update (the plan digests every variant)
+    text = "\x1f".join(map(str, parts)) + "\x1f" if parts else ""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def idempotency_key(campaign_slug: str, post_key: str, platform: str, handle_key: str) -> str:
@@ -112,7 +119,7 @@ def idempotency_key(campaign_slug: str, post_key: str, platform: str, handle_key
     return digest("variant", campaign_slug, post_key, platform, handle_key)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Existing:
     id: int
     input_hash: str
@@ -234,7 +241,7 @@ class Planner:
         post_ids = [p.id for _, p in posts if p.id is not None]
         now = utcnow()
         with self.ws.engine.begin() as conn:
-            existing = _existing(conn, post_ids)
+            existing, stored_states = _existing(conn, post_ids)
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
             touches: list[dict[str, Any]] = []
@@ -374,13 +381,12 @@ class Planner:
             if cancels:
                 counts["cancelled"] = len(cancels)
                 by_status[str(VariantStatus.CANCELLED)] += len(cancels)
-            retimed: list[dict[str, Any]] = []
             if self.stages.timing and not self._timing_current(
-                conn, post_ids, inserts, updates, cancels
+                conn, post_ids, stored_states, inserts, updates, cancels
             ):
                 planned = Planned(inserts, {r["_id"]: r for r in (*updates, *cancels)})
                 every_post = {p.id: (c, p) for c, p in posts} if not (campaign or post) else None
-                timed, retimed = time_variants(
+                timed = time_variants(
                     self.ws,
                     post_ids=post_ids,
                     planned=planned,
@@ -388,11 +394,10 @@ class Planner:
                     posts=every_post,
                     now=now,
                 )
-                counts["timed"] = timed["changed"]
-                _write(conn, inserts, updates, touches, cancels, retimed)
-                store_timing(
-                    conn, timing_scope(post_ids), timing_input(self.ws, conn, post_ids, now)
-                )
+                counts["timed"] = timed.counts["changed"]
+                _write(conn, inserts, updates, touches, cancels, timed.changes)
+                done_input = timing_input(self.ws, conn, post_ids, now, timed.states)
+                store_timing(conn, timing_scope(post_ids), done_input)
             else:
                 counts["timed"] = 0
                 _write(conn, inserts, updates, touches, cancels)
@@ -431,14 +436,18 @@ class Planner:
         self,
         conn: Connection,
         post_ids: list[int],
+        states: list[tuple[Any, ...]],
         *writes: list[dict[str, Any]],
     ) -> bool:
         """True when this plan writes no variant and the timing input is the one the last
-        timing of these posts read: timing again would change nothing."""
+        timing of these posts read: timing again would change nothing. ``states``: the
+        timing states of the posts' variants, as read."""
         if any(writes):
             return False
         stored = stored_timing(conn, timing_scope(post_ids))
-        return stored is not None and stored == timing_input(self.ws, conn, post_ids, utcnow())
+        if stored is None:
+            return False
+        return stored == timing_input(self.ws, conn, post_ids, utcnow(), scope_states=states)
 
     def _render_row(
         self,
@@ -645,36 +654,37 @@ def _top_source(chain: tuple[str, ...]) -> str:
     return f"amplifier:{top}" if top.startswith("builtin/") else f"templates/{top}"
 
 
-def _existing(conn: Connection, post_ids: Sequence[int | None]) -> dict[tuple[int, int], _Existing]:
+def _existing(
+    conn: Connection, post_ids: Sequence[int | None]
+) -> tuple[dict[tuple[int, int], _Existing], list[tuple[Any, ...]]]:
+    """The stored variants of the posts, and their timing states (``variant_timing``):
+    one read serves the plan and the check whether the timing is current."""
     t = VARIANTS
     out: dict[tuple[int, int], _Existing] = {}
+    states: list[tuple[Any, ...]] = []
     ids = [i for i in post_ids if i is not None]
+    columns = timing_columns()
+    n = len(columns)
     for start in range(0, len(ids), 500):
         query = sa.select(
-            t.c.id,
-            t.c.post_id,
-            t.c.account_id,
-            t.c.input_hash,
-            t.c.content_hash,
-            t.c.status,
-            t.c.review,
-            json_text(t.c.findings),
-            json_text(t.c.reasons),
+            *columns, t.c.input_hash, t.c.content_hash, json_text(t.c.findings)
         ).where(t.c.post_id.in_(ids[start : start + 500]))
         for row in conn.execute(query):
-            reasons = row[8]
+            values = tuple(row)
+            states.append(variant_timing(values[:n]))
+            reasons = row.reasons
             out[(row.post_id, row.account_id)] = _Existing(
                 row.id,
                 row.input_hash,
                 row.content_hash,
                 str(row.status),
                 str(row.review),
-                row[7],
+                values[n + 2],
                 bool(reasons)
                 and HAND_CANCELLED in reasons
                 and any(r.startswith(HAND_CANCELLED) for r in json_list(reasons)),
             )
-    return out
+    return out, states
 
 
 def _write(conn: Connection, *batches: list[dict[str, Any]]) -> None:

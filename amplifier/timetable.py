@@ -67,16 +67,8 @@ TIMEABLE = (VariantStatus.PENDING, VariantStatus.SCHEDULED, VariantStatus.UNSCHE
 TAKEN = (VariantStatus.SCHEDULED, VariantStatus.PUBLISHING, VariantStatus.PUBLISHED)
 
 
-def _timing_columns(*, raw: bool = False) -> list[sa.ColumnElement[Any]]:
-    """The variant columns timing reads, in ``_Row`` order; ``raw``: datetimes as the
-    driver gives them (no conversion per row; for digests)."""
-    publish_at: sa.ColumnElement[Any] = V.c.publish_at
-    due_at: sa.ColumnElement[Any] = V.c.due_at
-    if raw:
-        publish_at, due_at = (
-            sa.type_coerce(publish_at, sa.String),
-            sa.type_coerce(due_at, sa.String),
-        )
+def timing_columns() -> list[sa.ColumnElement[Any]]:
+    """The variant columns timing reads, in ``_Row`` order."""
     return [
         V.c.id,
         V.c.post_id,
@@ -84,11 +76,12 @@ def _timing_columns(*, raw: bool = False) -> list[sa.ColumnElement[Any]]:
         V.c.unit_id,
         V.c.review,
         V.c.status,
-        publish_at,
+        V.c.publish_at,
         json_text(V.c.reasons),
         V.c.idempotency_key,
-        due_at,
+        V.c.due_at,
         V.c.attempts,
+        V.c.held_by,
     ]
 
 
@@ -106,6 +99,7 @@ class _Row(NamedTuple):
     idempotency_key: str
     due_at: dt.datetime | None
     attempts: int
+    held_by: str | None
 
 
 @dataclass
@@ -130,6 +124,7 @@ class _Scope:
     units: dict[int, UnitInfo]
     slugs: dict[str, str]  # request key -> campaign slug
     planned: dict[str, dict[str, Any]]  # request key -> the row a plan will write
+    rows: list[Any]  # every variant, as the plan will leave it before timing
 
 
 def _scope(
@@ -169,7 +164,7 @@ def _scope(
     }
     units: dict[int, UnitInfo] = {}
     windows: dict[int, tuple[str, Any, bool]] = {}
-    rows = session.execute(sa.select(*_timing_columns())).all()
+    rows = session.execute(sa.select(*timing_columns())).all()
     to_write: dict[str, dict[str, Any]] = {}
     if planned is not None:
         rows = _overlay(rows, planned, to_write)
@@ -248,7 +243,7 @@ def _scope(
         language=settings.holiday_language,
         nyepi_regions=settings.nyepi_regions,
     )
-    return _Scope(requests, current, fixed, blackouts, units, slugs, to_write)
+    return _Scope(requests, current, fixed, blackouts, units, slugs, to_write, list(rows))
 
 
 def _overlay(
@@ -280,6 +275,7 @@ def _overlay(
                 key,
                 row.get("due_at"),
                 0,
+                None,
             )
         )
         to_write[key] = row
@@ -290,9 +286,9 @@ def retime(
     ws: Workspace, *, post_ids: list[int] | None = None, now: dt.datetime | None = None
 ) -> Counter[str]:
     """Time the approved variants of ``post_ids`` (all posts when None); write the changes."""
-    counts, changes = time_variants(ws, post_ids=post_ids, now=now)
-    _write(ws, changes)
-    return counts
+    result = time_variants(ws, post_ids=post_ids, now=now)
+    _write(ws, result.changes)
+    return result.counts
 
 
 def time_variants(
@@ -303,12 +299,13 @@ def time_variants(
     planned: Planned | None = None,
     directory: Directory | None = None,
     posts: dict[int | None, tuple[Campaign, CentralPost]] | None = None,
-) -> tuple[Counter[str], list[dict[str, Any]]]:
+) -> Timed:
     """Time the approved variants of ``post_ids`` (all posts when None), the stored ones
     seen as ``planned`` will leave them. Planned rows get their timing in place; the
     other changes come back as update rows (``{"_id": …, …}``) for the caller to write.
-    ``counts["changed"]`` counts both. ``directory`` and ``posts`` (all posts, by id) may
-    be handed over when the caller has them loaded."""
+    ``counts["changed"]`` counts both; ``states`` is every variant's timing state once
+    all is written (for ``timing_input``). ``directory`` and ``posts`` (all posts, by id)
+    may be handed over when the caller has them loaded."""
     now = now or utcnow()
     with Session(ws.engine) as session:
         scope = _scope(
@@ -352,7 +349,54 @@ def time_variants(
             )
             counts["pending"] += 1
     counts["changed"] = changed
-    return counts, changes
+    by_id = {c["_id"]: c for c in changes}
+    states = []
+    for row in scope.rows:
+        written = scope.planned.get(row.idempotency_key) or by_id.get(row.id)
+        states.append(variant_timing(row, written))
+    return Timed(counts, changes, states)
+
+
+class Timed(NamedTuple):
+    counts: Counter[str]
+    changes: list[dict[str, Any]]  # update rows for the caller to write
+    states: list[tuple[Any, ...]]  # every variant's timing state after the writes
+
+
+def variant_timing(row: Any, written: Mapping[str, Any] | None = None) -> tuple[Any, ...]:
+    """A variant's timing columns (``_Row`` order, or a stored row of ``_timing_columns``)
+    as a canonical tuple; ``written``: the values a plan sets over them."""
+    if written:
+        row = _Row(
+            *(written.get(name, value) for name, value in zip(_Row._fields, row, strict=True))
+        )
+    (
+        _id,
+        post_id,
+        account_id,
+        unit_id,
+        review,
+        status,
+        publish_at,
+        reasons,
+        key,
+        due_at,
+        attempts,
+        held_by,
+    ) = row
+    return (
+        key,
+        post_id,
+        account_id,
+        unit_id,
+        str(review),
+        str(status),
+        None if publish_at is None else publish_at.timestamp(),
+        None if due_at is None else due_at.timestamp(),
+        attempts or 0,
+        held_by,
+        tuple(json_list(reasons) if reasons is None or isinstance(reasons, str) else reasons),
+    )
 
 
 def _values(timing: Timing) -> dict[str, Any]:
@@ -392,7 +436,12 @@ def timing_scope(post_ids: Iterable[int] | None) -> str:
 
 
 def timing_input(
-    ws: Workspace, conn: sa.Connection, post_ids: list[int] | None, now: dt.datetime
+    ws: Workspace,
+    conn: sa.Connection,
+    post_ids: list[int] | None,
+    now: dt.datetime,
+    states: list[tuple[Any, ...]] | None = None,
+    scope_states: list[tuple[Any, ...]] | None = None,
 ) -> str | None:
     """Digest of everything timing the variants of ``post_ids`` reads from the database and
     the workspace: settings, holidays, quiet periods, blackouts, units, accounts, posts,
@@ -402,7 +451,9 @@ def timing_input(
 
     Timing is a function of that input (``amplifier.timing.assign``), so when the digest
     equals the one stored after the last timing (``stored_timing``), timing again would
-    write nothing.
+    write nothing. ``states``: the variants' timing states when the caller knows them
+    (``Timed.states``), instead of reading them; ``scope_states``: those of the variants
+    of ``post_ids`` only (read by the caller already), so only the others are read.
     """
     P, C = POSTS, CAMPAIGNS
     in_scope = set(post_ids) if post_ids is not None else None
@@ -440,8 +491,12 @@ def timing_input(
     add([tuple(r) for r in posts])
     for table in (UNITS, ACCOUNTS, BLACKOUTS):
         add([tuple(r) for r in conn.execute(sa.select(table).order_by(table.c.id))])
-    rows = conn.execute(sa.select(*_timing_columns(raw=True), V.c.held_by).order_by(V.c.id))
-    add([tuple(r) for r in rows])
+    if states is None:
+        query = sa.select(*timing_columns())
+        if scope_states is not None and post_ids is not None:
+            query = query.where(V.c.post_id.not_in(post_ids))
+        states = [variant_timing(r) for r in conn.execute(query)] + (scope_states or [])
+    add(sorted(states))
     return h.hexdigest()
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from amplifier.cli.app import run
 from amplifier.models import Variant
-from amplifier.plan import Planner, Stages, _can_fork
+from amplifier.plan import Planner, Stages, _can_fork, digest
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
 from tests.conftest import WorkspaceFactory
@@ -213,3 +213,10 @@ def test_a_two_process_plan_writes_what_a_serial_plan_writes(
     bali = next(n.id for r in w.unit_tree() for n in r.walk() if n.code == "KANWIL-BALI")
     others = [v for v in w.variants() if v.unit_id != bali]
     assert others and all(v.text and v.status == VariantStatus.SCHEDULED for v in others)
+
+
+def test_digests_are_stable_across_versions() -> None:
+    # stored input hashes and idempotency keys must not change when the code does:
+    # each part, then a unit separator (0x1f), blake2b-128
+    assert digest("variant", None, 1, ["x"], "é") == "1ccc27beda73ccc5926775d43905bd90"
+    assert digest(b"variant", None, 1, ["x"], "é") == "1ccc27beda73ccc5926775d43905bd90"

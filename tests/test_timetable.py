@@ -168,5 +168,9 @@ def test_no_timing_digest_once_now_is_past_a_central_time(
 ) -> None:
     ws = make(make_workspace, tmp_path)
     with ws.engine.connect() as conn:
+        # what the plan stored (from its rows in memory) is what a read gives
+        ids = [1]
+        stored = timetable.stored_timing(conn, timetable.timing_scope(ids))
+        assert stored == timetable.timing_input(ws, conn, ids, dt.datetime.now(dt.UTC))
         assert timetable.timing_input(ws, conn, None, CENTRAL - dt.timedelta(hours=1))
         assert timetable.timing_input(ws, conn, None, CENTRAL + dt.timedelta(minutes=1)) is None

@@ -70,14 +70,19 @@ class Renderer:
         self._chain_hashes: dict[tuple[str, ...], str] = {}
         self._compiled_chains: dict[tuple[str, ...], _Compiled] = {}
         self._files: dict[str, tuple[FileReads, str | None]] = {}
+        self._unit_folders = frozenset(
+            name.split("/")[1] for name in self.loader.files if name.startswith("units/")
+        )
 
     def chain(
         self, unit_codes: Sequence[str], kind: str, platform: str, names: Sequence[str] = ()
     ) -> tuple[str, ...]:
-        key = (tuple(unit_codes), kind, platform, tuple(names))
+        # only the units with a folder of their own can change a chain
+        codes = tuple(code for code in unit_codes if code in self._unit_folders)
+        key = (codes, kind, platform, tuple(names))
         found = self._chains.get(key)
         if found is None:
-            found = self._chains[key] = chain_for(self.loader, unit_codes, kind, platform, names)
+            found = self._chains[key] = chain_for(self.loader, codes, kind, platform, names)
         return found
 
     def chain_hash(self, chain: tuple[str, ...]) -> str:
