@@ -7,6 +7,7 @@ altered silently: if its schema is behind, ``SchemaOutOfDate`` says to run
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ ENV_URL = "AMPLIFIER_DATABASE_URL"
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: the newest migration; a test checks it against Alembic's script directory. Kept here so
 #: the everyday check (is the schema current?) does not import Alembic (~0.6 s).
-HEAD = "0004"
+HEAD = "0005"
 
 
 def resolve_url(url: str, root: Path, *, explicit: bool = False) -> str:
@@ -175,3 +176,17 @@ def _values_key(row: dict[str, Any]) -> tuple[Any, ...] | None:
 
 def session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)
+
+
+def json_text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """A JSON column read as its stored text, so that a reader parses only what it needs
+    (``json_list``): most rows of a re-plan hold ``[]``."""
+    return sa.cast(column, sa.Text)
+
+
+def json_list(text: str | None) -> list[Any]:
+    """A JSON list column read with ``json_text``; NULL and ``[]`` without parsing."""
+    if text is None or text == "[]":
+        return []
+    value = json.loads(text)
+    return value if isinstance(value, list) else []

@@ -240,6 +240,18 @@ class DigestRun(SQLModel, table=True):
     items: int = 0
 
 
+class TimingState(SQLModel, table=True):
+    """The digest of everything the last timing of a set of posts read (its key), so that
+    a re-plan that changed nothing, over unchanged timing input, need not re-time."""
+
+    __tablename__ = "timing_state"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=64, unique=True, description="digest of the post ids")
+    digest: str = Field(max_length=64)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 def _table(model: type[SQLModel]) -> sa.Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, sa.Table)
@@ -257,3 +269,4 @@ VARIANTS = _table(Variant)
 DELIVERIES = _table(Delivery)
 BLACKOUTS = _table(Blackout)
 DIGEST_RUNS = _table(DigestRun)
+TIMING_STATES = _table(TimingState)

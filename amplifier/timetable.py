@@ -16,19 +16,25 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from amplifier.check import ELECTORAL
-from amplifier.database import update_rows
+from amplifier.database import json_list, json_text, update_rows
 from amplifier.errors import InvalidOperation, NotFound
 from amplifier.models import (
+    ACCOUNTS,
     BLACKOUTS,
+    CAMPAIGNS,
+    POSTS,
+    TIMING_STATES,
+    UNITS,
     VARIANTS,
     Account,
     Blackout,
@@ -65,31 +71,91 @@ TIMEABLE = (VariantStatus.PENDING, VariantStatus.SCHEDULED, VariantStatus.UNSCHE
 TAKEN = (VariantStatus.SCHEDULED, VariantStatus.PUBLISHING, VariantStatus.PUBLISHED)
 
 
+def timing_columns() -> list[sa.ColumnElement[Any]]:
+    """The variant columns timing reads, in ``_Row`` order."""
+    return [
+        V.c.id,
+        V.c.post_id,
+        V.c.account_id,
+        V.c.unit_id,
+        V.c.review,
+        V.c.status,
+        V.c.publish_at,
+        json_text(V.c.reasons),
+        V.c.idempotency_key,
+        V.c.due_at,
+        V.c.attempts,
+        V.c.held_by,
+    ]
+
+
+class _Row(NamedTuple):
+    """A variant as the timing stage sees it (a stored row with a plan's values applied)."""
+
+    id: int | None
+    post_id: int
+    account_id: int
+    unit_id: int
+    review: str
+    status: str
+    publish_at: dt.datetime | None
+    reasons: list[str]
+    idempotency_key: str
+    due_at: dt.datetime | None
+    attempts: int
+    held_by: str | None
+
+
+@dataclass
+class Planned:
+    """What a plan is about to write, handed to the timing stage before it writes.
+
+    ``inserts`` are new variant rows (no id yet); ``changes`` the values an update or a
+    cancellation sets, by variant id. ``time_variants`` times these rows in place, so a
+    plan writes each variant once, already timed.
+    """
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
 @dataclass
 class _Scope:
     requests: list[Request]
-    ids: dict[str, int]  # request key -> variant id
-    current: dict[int, Any]  # variant id -> row
+    current: dict[str, Any]  # request key -> row
     fixed: list[Fixed]
     blackouts: list[TimingBlackout]
     units: dict[int, UnitInfo]
     slugs: dict[str, str]  # request key -> campaign slug
+    planned: dict[str, dict[str, Any]]  # request key -> the row a plan will write
+    rows: list[Any]  # every variant, as the plan will leave it before timing
 
 
-def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.datetime) -> _Scope:
+def _scope(
+    ws: Workspace,
+    session: Session,
+    post_ids: list[int] | None,
+    now: dt.datetime,
+    *,
+    planned: Planned | None = None,
+    directory: Directory | None = None,
+    posts: dict[int | None, tuple[Campaign, CentralPost]] | None = None,
+) -> _Scope:
     settings = ws.settings.timing
-    directory = Directory.from_rows(
-        session.exec(select(WorkUnit)).all(), session.exec(select(Account)).all()
-    )
-    posts = {
-        p.id: (c, p)
-        for c, p in session.execute(
-            select(Campaign, CentralPost).join(
-                CentralPost,
-                CentralPost.campaign_id == Campaign.id,  # type: ignore[arg-type]
-            )
-        ).all()
-    }
+    if directory is None:
+        directory = Directory.from_rows(
+            session.exec(select(WorkUnit)).all(), session.exec(select(Account)).all()
+        )
+    if posts is None:
+        posts = {
+            p.id: (c, p)
+            for c, p in session.execute(
+                select(Campaign, CentralPost).join(
+                    CentralPost,
+                    CentralPost.campaign_id == Campaign.id,  # type: ignore[arg-type]
+                )
+            ).all()
+        }
     # plain tuples per account and post: the loop below runs once per variant
     accounts = {
         a.id: (f"{a.platform}:{a.handle_key}", str(a.platform), a.handle)
@@ -102,23 +168,12 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
     }
     units: dict[int, UnitInfo] = {}
     windows: dict[int, tuple[str, Any, bool]] = {}
-    rows = session.execute(
-        sa.select(
-            V.c.id,
-            V.c.post_id,
-            V.c.account_id,
-            V.c.unit_id,
-            V.c.review,
-            V.c.status,
-            V.c.publish_at,
-            V.c.reasons,
-            V.c.idempotency_key,
-            V.c.due_at,
-            V.c.attempts,
-        )
-    ).all()
+    rows = session.execute(sa.select(*timing_columns())).all()
+    to_write: dict[str, dict[str, Any]] = {}
+    if planned is not None:
+        rows = _overlay(rows, planned, to_write)
     in_scope = set(post_ids) if post_ids is not None else None
-    requests, fixed, ids, current, slugs = [], [], {}, {}, {}
+    requests, fixed, current, slugs = [], [], {}, {}
     lo = hi = now
     for r in rows:
         account = accounts.get(r.account_id)
@@ -137,7 +192,7 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
             if r.status in TAKEN and r.publish_at is not None:
                 fixed.append(Fixed(account_key, r.publish_at, platform, f"variant {r.id}"))
             continue
-        current[r.id] = r
+        current[r.idempotency_key] = r
         if r.review != ReviewState.APPROVED:
             continue
         unit = directory.units.get(r.unit_id)
@@ -179,7 +234,6 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
                 label=f"{post_label} on {platform}:@{handle}",
             )
         )
-        ids[key] = r.id
         slugs[key] = slug
     files = ws.files
     B = BLACKOUTS
@@ -193,109 +247,248 @@ def _scope(ws: Workspace, session: Session, post_ids: list[int] | None, now: dt.
         language=settings.holiday_language,
         nyepi_regions=settings.nyepi_regions,
     )
-    return _Scope(requests, ids, current, fixed, blackouts, units, slugs)
+    return _Scope(requests, current, fixed, blackouts, units, slugs, to_write, list(rows))
+
+
+def _overlay(
+    rows: Iterable[Any], planned: Planned, to_write: dict[str, dict[str, Any]]
+) -> list[Any]:
+    """The stored rows as they will be once the plan has written ``planned``."""
+    out: list[Any] = []
+    changes = planned.changes
+    for r in rows:
+        change = changes.get(r.id)
+        if change is not None:
+            r = _Row(
+                *(change.get(name, value) for name, value in zip(_Row._fields, r, strict=True))
+            )
+            to_write[r.idempotency_key] = change
+        out.append(r)
+    for row in planned.inserts:
+        key = row["idempotency_key"]
+        out.append(
+            _Row(
+                None,
+                row["post_id"],
+                row["account_id"],
+                row["unit_id"],
+                row["review"],
+                row["status"],
+                row.get("publish_at"),
+                row["reasons"],
+                key,
+                row.get("due_at"),
+                0,
+                None,
+            )
+        )
+        to_write[key] = row
+    return out
 
 
 def retime(
     ws: Workspace, *, post_ids: list[int] | None = None, now: dt.datetime | None = None
 ) -> Counter[str]:
     """Time the approved variants of ``post_ids`` (all posts when None); write the changes."""
+    result = time_variants(ws, post_ids=post_ids, now=now)
+    _write(ws, result.changes)
+    return result.counts
+
+
+def time_variants(
+    ws: Workspace,
+    *,
+    post_ids: list[int] | None = None,
+    now: dt.datetime | None = None,
+    planned: Planned | None = None,
+    directory: Directory | None = None,
+    posts: dict[int | None, tuple[Campaign, CentralPost]] | None = None,
+) -> Timed:
+    """Time the approved variants of ``post_ids`` (all posts when None), the stored ones
+    seen as ``planned`` will leave them. Planned rows get their timing in place; the
+    other changes come back as update rows (``{"_id": …, …}``) for the caller to write.
+    ``counts["changed"]`` counts both; ``states`` is every variant's timing state once
+    all is written (for ``timing_input``). ``directory`` and ``posts`` (all posts, by id)
+    may be handed over when the caller has them loaded."""
     now = now or utcnow()
-    counts: Counter[str] = Counter()
-    while True:
-        with Session(ws.engine) as session:
-            scope = _scope(ws, session, post_ids, now)
-        timings = assign(
-            scope.requests, scope.blackouts, ws.settings.timing.rules(), scope.fixed, not_before=now
+    with Session(ws.engine) as session:
+        scope = _scope(
+            ws, session, post_ids, now, planned=planned, directory=directory, posts=posts
         )
-        to_review = _electoral_in_quiet_periods(ws, scope, timings, now)
-        if not to_review:
+    rules = ws.settings.timing.rules()
+    counts: Counter[str] = Counter()
+    # Electoral terms in a masa tenang: those variants go back to review, and the others
+    # are timed again without them, so that their slots are free.
+    to_review: dict[str, dict[str, Any]] = {}
+    requests = scope.requests
+    while True:
+        timings = assign(requests, scope.blackouts, rules, scope.fixed, not_before=now)
+        found = _electoral_in_quiet_periods(ws, scope, requests, timings)
+        if not found:
             break
-        # Back to review, then time again without them: their slots free up for others.
-        _write(ws, to_review)
-        counts["quiet_review"] += len(to_review)
+        to_review.update(found)
+        requests = [r for r in requests if r.key not in to_review]
     changes: list[dict[str, Any]] = []
-    timed = set()
+    changed = 0
+
+    def change(row: Any, values: dict[str, Any]) -> None:
+        nonlocal changed
+        changed += 1
+        target = scope.planned.get(row.idempotency_key)
+        if target is not None:
+            target.update(values, updated_at=now)
+        else:
+            changes.append({"_id": row.id, **values, "updated_at": now})
+
     for key, timing in timings.items():
-        vid = scope.ids[key]
-        timed.add(vid)
-        row = scope.current[vid]
+        row = scope.current[key]
         values = _values(timing)
         counts[values["status"]] += 1
         if _differs(row, values):
-            changes.append({"_id": vid, **values, "updated_at": now})
-    for vid, row in scope.current.items():
-        if vid not in timed and (row.status != VariantStatus.PENDING or row.publish_at is not None):
+            change(row, values)
+    for key, values in to_review.items():
+        row = scope.current[key]
+        counts["quiet_review"] += 1
+        if str(row.review) != str(values["review"]) or _differs(row, values):
+            change(row, values)
+    for key, row in scope.current.items():
+        if (
+            key not in timings
+            and key not in to_review
+            and (row.status != VariantStatus.PENDING or row.publish_at is not None)
+        ):
             # not approved (any more): it waits, untimed
-            changes.append(
+            change(
+                row,
                 {
-                    "_id": vid,
                     "status": VariantStatus.PENDING,
                     "publish_at": None,
                     "due_at": None,
                     "reasons": [],
-                    "updated_at": now,
-                }
+                },
             )
             counts["pending"] += 1
-    _write(ws, changes)
-    counts["changed"] = len(changes)
-    return counts
+    counts["changed"] = changed
+    by_id = {c["_id"]: c for c in changes}
+    states = []
+    for row in scope.rows:
+        written = scope.planned.get(row.idempotency_key) or by_id.get(row.id)
+        states.append(variant_timing(row, written))
+    return Timed(counts, changes, states)
+
+
+class Timed(NamedTuple):
+    counts: Counter[str]
+    changes: list[dict[str, Any]]  # update rows for the caller to write
+    states: list[tuple[Any, ...]]  # every variant's timing state after the writes
+
+
+def variant_timing(row: Any, written: Mapping[str, Any] | None = None) -> tuple[Any, ...]:
+    """A variant's timing columns (``_Row`` order, or a stored row of ``_timing_columns``)
+    as a canonical tuple; ``written``: the values a plan sets over them."""
+    if written:
+        row = _Row(
+            *(written.get(name, value) for name, value in zip(_Row._fields, row, strict=True))
+        )
+    (
+        _id,
+        post_id,
+        account_id,
+        unit_id,
+        review,
+        status,
+        publish_at,
+        reasons,
+        key,
+        due_at,
+        attempts,
+        held_by,
+    ) = row
+    return (
+        key,
+        post_id,
+        account_id,
+        unit_id,
+        str(review),
+        str(status),
+        None if publish_at is None else publish_at.timestamp(),
+        None if due_at is None else due_at.timestamp(),
+        attempts or 0,
+        held_by,
+        tuple(json_list(reasons) if reasons is None or isinstance(reasons, str) else reasons),
+    )
 
 
 def _electoral_in_quiet_periods(
-    ws: Workspace, scope: _Scope, timings: Mapping[str, Timing], now: dt.datetime
-) -> list[dict[str, Any]]:
+    ws: Workspace, scope: _Scope, requests: list[Request], timings: Mapping[str, Timing]
+) -> dict[str, dict[str, Any]]:
     """Variants timed into an election quiet period (one that does not block their campaign)
-    whose text has electoral terms, approved by no person: they go back to review."""
+    whose text has electoral terms, approved by no person: request key -> the values that
+    send them back to review."""
     quiet = [b for b in scope.blackouts if b.kind is BlackoutKind.QUIET]
     if not quiet:
-        return []
+        return {}
     lo = min(b.rough_span()[0] for b in quiet)
     hi = max(b.rough_span()[1] for b in quiet)
-    by_key = {r.key: r for r in scope.requests}
-    candidates: dict[int, tuple[Request, dt.datetime]] = {}
+    by_key = {r.key: r for r in requests}
+    candidates: dict[str, tuple[Request, dt.datetime]] = {}
     for key, timing in timings.items():
         at = timing.publish_at
         if at is not None and lo <= at.timestamp() < hi:
-            candidates[scope.ids[key]] = (by_key[key], at)
+            candidates[key] = (by_key[key], at)
     if not candidates:
-        return []
-    changes = []
-    with ws.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(V.c.id, V.c.findings, V.c.text, V.c.title).where(
-                V.c.id.in_(list(candidates)), V.c.reviewed_by.is_(None)
-            )
-        ).all()
-    for row in rows:
-        terms = [f for f in row.findings or [] if f.get("category") == ELECTORAL]
+        return {}
+    # what to judge: the row a plan is about to write, else the stored one
+    judged: dict[str, Any] = {}
+    stored: dict[int, str] = {}
+    for key in candidates:
+        row = scope.planned.get(key)
+        if row is not None and "findings" in row:
+            judged[key] = _Judged(row["findings"], row["text"], row.get("title"), None)
+        else:
+            stored[scope.current[key].id] = key
+    if stored:
+        with ws.engine.connect() as conn:
+            for r in conn.execute(
+                sa.select(V.c.id, V.c.findings, V.c.text, V.c.title, V.c.reviewed_by).where(
+                    V.c.id.in_(list(stored))
+                )
+            ):
+                judged[stored[r.id]] = _Judged(r.findings or [], r.text, r.title, r.reviewed_by)
+    out: dict[str, dict[str, Any]] = {}
+    for key, (request, at) in candidates.items():
+        variant = judged.get(key)
+        if variant is None or variant.reviewed_by is not None:
+            continue  # a person approved it: it may go out in a masa tenang
+        terms = [f for f in variant.findings if f.get("category") == ELECTORAL]
         if not terms:
             continue
-        request, at = candidates[row.id]
         periods = quiet_periods_at(quiet, request.unit, at, platform=request.platform)
         if not periods:
             continue
-        words = ", ".join(sorted({_matched(row, f) for f in terms}))
+        words = ", ".join(sorted({_matched(variant, f) for f in terms}))
         local = at.astimezone(ZoneInfo(request.unit.zone)).strftime("%Y-%m-%d %H:%M")
-        changes.append(
-            {
-                "_id": row.id,
-                "review": ReviewState.NEEDS_REVIEW,
-                "status": VariantStatus.PENDING,
-                "publish_at": None,
-                "due_at": None,
-                "reasons": [
-                    f"{periods[0]} covers its time {local} ({request.unit.zone}) and its text "
-                    f"has electoral terms ({words}): a person must approve it to go out then"
-                ],
-                "updated_at": now,
-            }
-        )
-    return changes
+        out[key] = {
+            "review": ReviewState.NEEDS_REVIEW,
+            "status": VariantStatus.PENDING,
+            "publish_at": None,
+            "due_at": None,
+            "reasons": [
+                f"{periods[0]} covers its time {local} ({request.unit.zone}) and its text "
+                f"has electoral terms ({words}): a person must approve it to go out then"
+            ],
+        }
+    return out
 
 
-def _matched(row: Any, finding: dict[str, Any]) -> str:
+class _Judged(NamedTuple):
+    findings: list[dict[str, Any]]
+    text: str
+    title: str | None
+    reviewed_by: str | None
+
+
+def _matched(row: _Judged, finding: dict[str, Any]) -> str:
     span = finding.get("span")
     text = (row.title if finding.get("field") == "title" else row.text) or ""
     return f"'{text[span[0] : span[1]]}'" if span else str(finding["rule"])
@@ -322,8 +515,112 @@ def _differs(row: Any, values: Mapping[str, Any]) -> bool:
         str(row.status) != str(values["status"])
         or row.publish_at != values["publish_at"]
         or row.due_at != values["due_at"]
-        or list(row.reasons or []) != values["reasons"]
+        or _reasons(row) != values["reasons"]
     )
+
+
+# --- the timing state: is a re-time needed at all? ------------------------------------------
+
+TIMING_VERSION = "1"  # bump when timing changes in a way that must re-time everything
+
+
+def timing_scope(post_ids: Iterable[int] | None) -> str:
+    """The key of a set of posts in ``timing_state``."""
+    ids = "all" if post_ids is None else ",".join(map(str, sorted(post_ids)))
+    return hashlib.blake2b(ids.encode(), digest_size=16).hexdigest()
+
+
+def timing_input(
+    ws: Workspace,
+    conn: sa.Connection,
+    post_ids: list[int] | None,
+    now: dt.datetime,
+    states: list[tuple[Any, ...]] | None = None,
+    scope_states: list[tuple[Any, ...]] | None = None,
+) -> str | None:
+    """Digest of everything timing the variants of ``post_ids`` reads from the database and
+    the workspace: settings, holidays, quiet periods, blackouts, units, accounts, posts,
+    campaigns and every variant's timing columns. None when the result could depend on
+    ``now`` itself (``now`` is past the central time of a live post in scope, so it
+    would cut a window).
+
+    Timing is a function of that input (``amplifier.timing.assign``), so when the digest
+    equals the one stored after the last timing (``stored_timing``), timing again would
+    write nothing. ``states``: the variants' timing states when the caller knows them
+    (``Timed.states``), instead of reading them; ``scope_states``: those of the variants
+    of ``post_ids`` only (read by the caller already), so only the others are read.
+    """
+    P, C = POSTS, CAMPAIGNS
+    in_scope = set(post_ids) if post_ids is not None else None
+    posts = conn.execute(
+        sa.select(
+            P.c.id,
+            P.c.key,
+            P.c.central_at,
+            P.c.active,
+            json_text(P.c.timing),
+            C.c.slug,
+            C.c.priority,
+            C.c.active.label("campaign_active"),
+            json_text(C.c.timing),
+        )
+        .join(C, C.c.id == P.c.campaign_id)
+        .order_by(P.c.id)
+    ).all()
+    for row in posts:
+        live = row.active and row.campaign_active
+        if live and (in_scope is None or row.id in in_scope) and row.central_at < now:
+            return None
+    h = hashlib.blake2b(digest_size=16)
+    settings, files = ws.settings.timing, ws.files
+
+    def add(part: object) -> None:
+        h.update(repr(part).encode())
+        h.update(b"\x1f")
+
+    add((TIMING_VERSION, now.year, _holidays_version()))
+    add(settings.model_dump_json())
+    add([e.model_dump_json() for e in files.holidays])
+    add([q.model_dump_json() for q in files.quiet_periods])
+    add(sorted(post_ids) if post_ids is not None else None)
+    add([tuple(r) for r in posts])
+    for table in (UNITS, ACCOUNTS, BLACKOUTS):
+        add([tuple(r) for r in conn.execute(sa.select(table).order_by(table.c.id))])
+    if states is None:
+        query = sa.select(*timing_columns())
+        if scope_states is not None and post_ids is not None:
+            query = query.where(V.c.post_id.not_in(post_ids))
+        states = [variant_timing(r) for r in conn.execute(query)] + (scope_states or [])
+    add(sorted(states))
+    return h.hexdigest()
+
+
+def stored_timing(conn: sa.Connection, scope: str) -> str | None:
+    T = TIMING_STATES
+    return conn.execute(sa.select(T.c.digest).where(T.c.scope == scope)).scalar_one_or_none()
+
+
+def store_timing(conn: sa.Connection, scope: str, digest: str | None) -> None:
+    """Record (or, with None, forget) the digest of the input the last timing read."""
+    T = TIMING_STATES
+    if digest is not None and stored_timing(conn, scope) == digest:
+        return  # the same: nothing to write
+    conn.execute(sa.delete(T).where(T.c.scope == scope))
+    if digest is not None:
+        conn.execute(sa.insert(T).values(scope=scope, digest=digest, updated_at=utcnow()))
+
+
+def _holidays_version() -> str:
+    try:
+        return metadata.version("holidays")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a dependency
+        return "?"
+
+
+def _reasons(row: Any) -> list[str]:
+    """A row's reasons: a list (a plan's row) or the stored JSON text (``json_text``)."""
+    reasons = row.reasons
+    return json_list(reasons) if reasons is None or isinstance(reasons, str) else list(reasons)
 
 
 def _write(ws: Workspace, changes: list[dict[str, Any]]) -> None:

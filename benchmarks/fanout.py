@@ -11,6 +11,9 @@ timed. Then, each repetition:
 (a) full plan: ``ws.plan()`` on a fresh copy of the synced database: targeting, rendering
     in the sandbox, platform checks, input digests and the bulk insert into SQLite;
 (d) re-plan: ``ws.plan()`` again on the same database, with nothing changed;
+plan without timing / without checks: (a) on a fresh copy with one stage switched off
+    through the planner's internal ``Stages`` switch (``amplifier.plan.Stages``), so that
+    the timing stage's and the checks' shares of (a) are measured side by side;
 (b) floor: the same stacked templates rendered by a bare ``jinja2.Environment`` (no sandbox,
     no checks, no digests) from variables dicts prepared beforehand, plus a raw ``sqlite3``
     ``executemany`` of the very rows (a) wrote, into tables created with plain SQL from the
@@ -23,7 +26,9 @@ Once, on a sample (10,000 variants by default; extrapolated linearly to the full
     paused, so every ``add_job`` writes to the store). Rendering is not part of (c), so the
     (c)/(a) ratio is a conservative one.
 
-Targets: (a) ≤ 1.5 × (b); (c) ≥ 30 × (a); (d) ≤ 0.2 × (a).
+Targets: (a) ≤ 1.5 × (b); (c) ≥ 30 × (a); (d) ≤ 0.2 × (a); timing adds at most 20 % and
+checks at most 15 % to the plan time: (a) ≤ 1.2 × (plan without timing) and
+(a) ≤ 1.15 × (plan without checks).
 """
 
 from __future__ import annotations
@@ -59,16 +64,19 @@ import jinja2
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
+from jinja2.runtime import Context
 from sqlmodel import Session, col, select
 
 import amplifier
 import amplifier.plan  # the whole pipeline is imported before any timing
 from amplifier import database
 from amplifier.models import Account, Campaign, CentralPost, Variant, WorkUnit
+from amplifier.plan import Planner, Stages
 from amplifier.render import (
     account_variables,
     budget_of,
     campaign_variables,
+    layout,
     post_variables,
     unit_variables,
     zone_of,
@@ -87,6 +95,8 @@ QUICK_NAIVE_SAMPLE = 2_000
 TARGET_FLOOR = 1.5  # (a) ≤ 1.5 × (b)
 TARGET_NAIVE = 30.0  # (c) ≥ 30 × (a)
 TARGET_REPLAN = 0.2  # (d) ≤ 0.2 × (a)
+TARGET_TIMING_SHARE = 0.20  # (a) adds ≤ 20 % to the plan without timing
+TARGET_CHECKS_SHARE = 0.15  # (a) adds ≤ 15 % to the plan without checks
 
 #: tables the variant table refers to; the floor creates them too (foreign keys are on)
 PARENT_TABLES = ("work_unit", "account", "campaign", "central_post")
@@ -323,7 +333,11 @@ def floor_environment(templates_dir: Path) -> jinja2.Environment:
 
 
 def floor_render(fi: FloorInput) -> list[str]:
-    """Bare rendering; templates compile on first use, once per distinct chain."""
+    """Bare rendering; templates compile on first use, once per distinct chain.
+
+    Each variant is rendered the plain Jinja way (a context, the template's top level, which
+    stacks the blocks of the chain) and its blocks are put together by the same built-in
+    layout as the plan's (``amplifier.render.layout``): no sandbox, no memo, no caps."""
     env = floor_environment(fi.templates_dir)
     compiled: dict[tuple[str, ...], jinja2.Template] = {}
     out = []
@@ -331,7 +345,17 @@ def floor_render(fi: FloorInput) -> list[str]:
         template = compiled.get(chain)
         if template is None:
             template = compiled[chain] = env.get_template(stacked_name(chain))
-        out.append(template.render(variables))
+        ctx = template.new_context(variables)
+        for _ in template.root_render_func(ctx):
+            pass
+
+        def block(name: str, room: int | None, ctx: Context = ctx) -> str:
+            if room is not None:
+                ctx.vars["room"] = room
+            functions = ctx.blocks.get(name)
+            return "".join(functions[0](ctx)) if functions else ""
+
+        out.append(layout.compose(block, variables["platform"], variables["budget"]))
     return out
 
 
@@ -511,6 +535,8 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
     b_render = Scenario("b_render", "      bare Jinja render", expected)
     b_insert = Scenario("b_insert", "      raw sqlite3 executemany", expected)
     d = Scenario("d", "(d) re-plan of unchanged input", expected)
+    no_timing = Scenario("no_timing", "plan without timing", expected)
+    no_checks = Scenario("no_checks", "plan without checks", expected)
 
     log("preparing the floor's variables (not timed)")
     ws = open_on(base_ws, base)
@@ -535,6 +561,20 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
             raise SystemExit(f"(d) left {again.counts['unchanged']} unchanged, not {expected}")
         dispose(ws)
         checkpoint(db)
+        for scenario, stages in (
+            (no_timing, Stages(timing=False)),
+            (no_checks, Stages(check=False)),
+        ):
+            other = fresh_copy(base, work / f"{scenario.key}-{i}.db")
+            ws_other = open_on(base_ws, other)
+            with scenario.measure():
+                Planner(ws_other, stages=stages).run()
+            dispose(ws_other)
+            remove_db(other)
+        log(
+            f"{i + 1}/{opts.repeat}: without timing {no_timing.seconds[-1]:.2f} s, "
+            f"without checks {no_checks.seconds[-1]:.2f} s"
+        )
         if not floor.rows:
             floor.columns, floor.rows = plan_rows(db)
         log(f"{i + 1}/{opts.repeat}: (a) {a.seconds[-1]:.2f} s, (d) {d.seconds[-1]:.2f} s")
@@ -588,9 +628,11 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
             ratio("(a) / (b)", pick(a) / pick(b), "<=", TARGET_FLOOR),
             ratio("(c) / (a)", pick(c) / pick(a), ">=", TARGET_NAIVE),
             ratio("(d) / (a)", pick(d) / pick(a), "<=", TARGET_REPLAN),
+            ratio("timing adds", pick(a) / pick(no_timing) - 1, "<=", TARGET_TIMING_SHARE),
+            ratio("checks add", pick(a) / pick(no_checks) - 1, "<=", TARGET_CHECKS_SHARE),
         ]
 
-    scenarios = [a, b, b_render, b_insert, c, c_add, c_jobs, d]
+    scenarios = [a, b, b_render, b_insert, c, c_add, c_jobs, d, no_timing, no_checks]
     return {
         "machine": {**where, "load_average": {"before": load_before, "after": load_average()}},
         "parameters": {
@@ -631,7 +673,8 @@ def render_report(result: dict[str, Any]) -> str:
         "packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
         f"workload: {p['units']:,} units × {len(p['platforms'])} platforms "
         f"({', '.join(p['platforms'])}) × {p['posts']} posts = {p['variants']:,} variants; "
-        f"median of {p['repeat']} for (a), (b), (d); one run of (c)",
+        f"median of {p['repeat']} for (a), (b), (d) and the plans without a stage; "
+        "one run of (c)",
         f"not timed: writing, loading, validating and syncing the workspace "
         f"({result['setup_seconds_not_timed']} s)",
         "",
@@ -643,13 +686,17 @@ def render_report(result: dict[str, Any]) -> str:
             f"{s['label']:<46} {s['variants']:>9,} {s['median_seconds']:>9.3f} "
             f"{s['variants_per_second']:>11,.0f} {s['median_cpu_seconds']:>8.3f}"
         )
-    lines += ["", f"{'ratio':<10} {'wall':>7} {'target':>7} {'':<5} {'CPU':>7}"]
+    lines += ["", f"{'ratio':<12} {'wall':>7} {'target':>7} {'':<5} {'CPU':>7}"]
     for r, rc in zip(result["ratios"], result["ratios_cpu"], strict=True):
         verdicts = ("PASS" if r["pass"] else "FAIL", "PASS" if rc["pass"] else "FAIL")
         lines.append(
-            f"{r['ratio']:<10} {r['value']:>7.3f} {r['target']:>7} {verdicts[0]:<5} "
+            f"{r['ratio']:<12} {r['value']:>7.3f} {r['target']:>7} {verdicts[0]:<5} "
             f"{rc['value']:>7.3f} {verdicts[1]}"
         )
+    lines.append(
+        "timing adds / checks add: (a) over the plan without that stage, minus 1 "
+        "(0.2 = 20 % more time)."
+    )
     lines.append("")
     c = result["scenarios"]["c"]
     if c["note"]:

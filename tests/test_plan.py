@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from amplifier.cli.app import run
 from amplifier.models import Variant
+from amplifier.plan import Planner, Stages, _can_fork, digest
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
 from tests.conftest import WorkspaceFactory
@@ -179,3 +180,43 @@ def test_idempotency_keys_are_stable_across_databases(
         w.plan()
         keys.append(sorted(v.idempotency_key for v in w.variants()))
     assert keys[0] == keys[1] and len(set(keys[0])) == 4
+
+
+def _columns(ws: Workspace) -> list[tuple[object, ...]]:
+    """Every stored column of every variant except the time it was written."""
+    with ws.engine.connect() as conn:
+        rows = conn.execute(sa.select(Variant.__table__).order_by(sa.text("id"))).mappings()  # type: ignore[attr-defined]
+        return [tuple(v for k, v in r.items() if k != "updated_at") for r in rows]
+
+
+@pytest.mark.skipif(not _can_fork(), reason="the second process is used only where fork() is safe")
+def test_a_two_process_plan_writes_what_a_serial_plan_writes(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    root = make_workspace(calendars={"hut.yaml": CALENDAR})
+    template = root / "templates" / "units" / "KANWIL-BALI" / "post.j2"
+    template.parent.mkdir(parents=True)
+    # a broken unit template: the helper process renders post 'dua', which fails there too
+    template.write_text("{% block local %}{{ unit.name }} {{ 1 // 0 }}{% endblock %}")
+    plans = []
+    for processes in (1, 2):
+        w = Workspace.open(root, database_url=f"sqlite:///{tmp_path / f'p{processes}.db'}")
+        w.sync()
+        summary = Planner(w, stages=Stages(processes=processes)).run()
+        plans.append((summary, _columns(w), w))
+    (serial, serial_rows, _), (parallel, parallel_rows, w) = plans
+    assert parallel_rows == serial_rows and len(parallel_rows) == 4
+    assert parallel.findings == serial.findings
+    failed = {f["post"] for f in parallel.findings if f["unit"] == "KANWIL-BALI"}
+    assert failed == {"hut/satu", "hut/dua"}
+    assert all(f["rule"] == "template.error" for f in parallel.findings)
+    bali = next(n.id for r in w.unit_tree() for n in r.walk() if n.code == "KANWIL-BALI")
+    others = [v for v in w.variants() if v.unit_id != bali]
+    assert others and all(v.text and v.status == VariantStatus.SCHEDULED for v in others)
+
+
+def test_digests_are_stable_across_versions() -> None:
+    # stored input hashes and idempotency keys must not change when the code does:
+    # each part, then a unit separator (0x1f), blake2b-128
+    assert digest("variant", None, 1, ["x"], "é") == "1ccc27beda73ccc5926775d43905bd90"
+    assert digest(b"variant", None, 1, ["x"], "é") == "1ccc27beda73ccc5926775d43905bd90"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -227,3 +229,53 @@ def test_a_masa_tenang_that_blocks_the_campaign_moves_it_instead(
         assert v.review == ReviewState.APPROVED
         assert (v.status, v.publish_at) == (VariantStatus.UNSCHEDULED, None)
         assert any("Masa tenang Pilkada" in r for r in v.reasons)
+
+
+def test_replan_of_unchanged_input_does_not_retime_until_the_timing_input_changes(
+    make_workspace: WorkspaceFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import amplifier.plan
+
+    ws = make(make_workspace, tmp_path)
+    calls: list[int] = []
+    real = amplifier.plan.time_variants
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(amplifier.plan, "time_variants", counting)
+    before = {v.id: v.publish_at for v in ws.variants()}
+    assert ws.plan().counts["timed"] == 0 and not calls  # the digest matched
+    # the posting hours change in amplifier.toml: nothing to re-render, but re-time
+    (ws.root / "amplifier.toml").write_text('[timing]\nposting_hours = "10:00-12:00"\n')
+    ws = Workspace.open(ws.root, database_url=ws.database_url)
+    summary = ws.plan()
+    assert calls and summary.counts["unchanged"] == len(before)
+    after = {v.id: v.publish_at for v in ws.variants()}
+    assert after != before
+    for v in ws.variants():
+        local = v.publish_at.astimezone(
+            ZoneInfo("Asia/Jakarta" if v.unit_id == 1 else "Asia/Makassar")
+        )
+        assert dt.time(10) <= local.time() < dt.time(12)
+    calls.clear()
+    ws.plan()
+    assert not calls
+    # anything that changes a variant's timing columns (here: a rejection) re-times
+    review_variants(ws, "reject", by="humas", unit="PUSAT")
+    ws.plan()
+    assert calls
+
+
+def test_no_timing_digest_once_now_is_past_a_central_time(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    ws = make(make_workspace, tmp_path)
+    with ws.engine.connect() as conn:
+        # what the plan stored (from its rows in memory) is what a read gives
+        ids = [1]
+        stored = timetable.stored_timing(conn, timetable.timing_scope(ids))
+        assert stored == timetable.timing_input(ws, conn, ids, dt.datetime.now(dt.UTC))
+        assert timetable.timing_input(ws, conn, None, CENTRAL - dt.timedelta(hours=1))
+        assert timetable.timing_input(ws, conn, None, CENTRAL + dt.timedelta(minutes=1)) is None

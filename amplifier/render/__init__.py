@@ -22,13 +22,21 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2 import Template, TemplateError, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 
 from amplifier.platforms import rules_for
-from amplifier.render.chain import ChainLoader, chain_for, stacked_name
+from amplifier.render.chain import BUILTIN, ChainLoader, chain_for, stacked_name
 from amplifier.render.context import FILTERS, local_time, zone_abbreviation
-from amplifier.render.sandbox import TemplateLimitError, make_environment, render_limited
+from amplifier.render.layout import TITLE, compose
+from amplifier.render.memo import ChainReads, FileReads, chain_reads, file_reads
+from amplifier.render.sandbox import (
+    MAX_OUTPUT,
+    RenderBudget,
+    TemplateLimitError,
+    make_environment,
+)
 
 __all__ = ["RenderError", "RenderResult", "Renderer", "chain_for"]
 
@@ -50,7 +58,8 @@ class RenderResult:
 
 
 class Renderer:
-    """One per plan: a sandboxed environment whose cache holds one template per chain."""
+    """One per plan: a sandboxed environment whose cache holds one template per chain, and
+    one block memo per chain (``amplifier.render.memo``)."""
 
     def __init__(self, templates_dir: Path, institution: dict[str, Any]) -> None:
         self.loader = ChainLoader(templates_dir)
@@ -59,14 +68,21 @@ class Renderer:
         self.institution = institution
         self._chains: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self._chain_hashes: dict[tuple[str, ...], str] = {}
+        self._compiled_chains: dict[tuple[str, ...], _Compiled] = {}
+        self._files: dict[str, tuple[FileReads, str | None]] = {}
+        self._unit_folders = frozenset(
+            name.split("/")[1] for name in self.loader.files if name.startswith("units/")
+        )
 
     def chain(
         self, unit_codes: Sequence[str], kind: str, platform: str, names: Sequence[str] = ()
     ) -> tuple[str, ...]:
-        key = (tuple(unit_codes), kind, platform, tuple(names))
+        # only the units with a folder of their own can change a chain
+        codes = tuple(code for code in unit_codes if code in self._unit_folders)
+        key = (codes, kind, platform, tuple(names))
         found = self._chains.get(key)
         if found is None:
-            found = self._chains[key] = chain_for(self.loader, unit_codes, kind, platform, names)
+            found = self._chains[key] = chain_for(self.loader, codes, kind, platform, names)
         return found
 
     def chain_hash(self, chain: tuple[str, ...]) -> str:
@@ -88,17 +104,116 @@ class Renderer:
         return self.chain_hash(("builtin/base.j2",))
 
     def render(self, chain: tuple[str, ...], variables: dict[str, Any]) -> RenderResult:
+        """Render one variant: its blocks (from the memo where the inputs they read were
+        seen before), put together by the built-in layout (``amplifier.render.layout``)."""
         try:
-            template = self.env.get_template(stacked_name(chain))
-            text, blocks = render_limited(template, variables)
+            compiled = self._compiled(chain)
+            text, title = self._compose(compiled, variables)
         except TemplateSyntaxError as exc:
             return RenderResult("", None, chain, RenderError(_syntax(exc), _where(exc, chain)))
         except (TemplateError, SecurityError, TemplateLimitError) as exc:
             return RenderResult("", None, chain, RenderError(_describe(exc), _where(exc, chain)))
         except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
             return RenderResult("", None, chain, RenderError(_describe(exc), _where(exc, chain)))
-        title = blocks.get("title")
         return RenderResult(_tidy(text), _tidy(title) if title else None, chain)
+
+    def _compiled(self, chain: tuple[str, ...]) -> _Compiled:
+        found = self._compiled_chains.get(chain)
+        if found is None:
+            template = self.env.get_template(stacked_name(chain))  # syntax errors: not cached
+            found = self._compiled_chains[chain] = self._compile(chain, template)
+        return found
+
+    def _compile(self, chain: tuple[str, ...], template: Template) -> _Compiled:
+        """The chain's templates from the most specific down, their blocks in the order
+        Jinja's ``extends`` would stack them, and what each block reads."""
+        names = list(chain)
+        files: list[FileReads] = []
+        while len(files) < len(names):
+            reads, parent = self._file_reads(names[len(files)])
+            files.append(reads)
+            if parent is not None:
+                names.append(parent)
+        levels = [stacked_name(chain[i:]) for i in range(len(chain))] + names[len(chain) :]
+        blocks: dict[str, list[Any]] = {}
+        for level in levels:
+            for name, fn in self.env.get_template(level).blocks.items():
+                blocks.setdefault(name, []).append(fn)
+        return _Compiled(template, blocks, chain_reads(files), {})
+
+    def _file_reads(self, name: str) -> tuple[FileReads, str | None]:
+        """What one file's blocks read, and the built-in it extends (parsed once a plan)."""
+        found = self._files.get(name)
+        if found is None:
+            source, filename = self.loader.read(name)
+            tree = self.env.parse(source, name, filename)
+            builtin = name.startswith(BUILTIN)
+            parent = _builtin_parent(tree) if builtin else None
+            found = self._files[name] = (file_reads(tree, builtin=builtin), parent)
+        return found
+
+    def _compose(self, compiled: _Compiled, variables: dict[str, Any]) -> tuple[str, str]:
+        template, reads, memo = compiled.template, compiled.reads, compiled.memo
+        platform, budget_size = str(variables["platform"]), int(variables["budget"])
+        context: list[Any] = []  # made on the first block the memo does not have
+        values = variables
+
+        with RenderBudget() as budget:
+
+            def block(name: str, room: int | None) -> str:
+                nonlocal values
+                if room is not None:
+                    values = {**variables, "room": room}
+                    if context:
+                        context[0].vars["room"] = room
+                key = reads.key(name, values)
+                if key is not None:
+                    hit = memo.get((name, key))
+                    if hit is not None:
+                        budget.charge(len(hit[0]), hit[1])
+                        return hit[0]
+                if not context:
+                    context.append(self._context(compiled, values, budget))
+                functions = context[0].blocks.get(name)
+                loops = budget.loops[0]
+                text = budget.collect(functions[0](context[0])) if functions else ""
+                if key is not None:
+                    memo[(name, key)] = (text, budget.loops[0] - loops)
+                return text
+
+            try:
+                text = compose(block, platform, budget_size)
+                title = block(TITLE, None)[:MAX_OUTPUT]
+            except Exception:
+                # re-raise with the traceback rewritten to template file:line frames
+                template.environment.handle_exception()
+                raise  # pragma: no cover - handle_exception always raises
+        return text, title
+
+    @staticmethod
+    def _context(compiled: _Compiled, values: dict[str, Any], budget: RenderBudget) -> Context:
+        ctx = compiled.template.new_context(values)
+        if compiled.reads.memoizable:
+            # only block definitions: running the templates' top level would do nothing
+            ctx.blocks = compiled.blocks  # read, never changed, while blocks render
+        else:
+            budget.collect(compiled.template.root_render_func(ctx))  # top-level code runs
+        return ctx
+
+
+@dataclass
+class _Compiled:
+    template: Template
+    blocks: dict[str, list[Any]]
+    reads: ChainReads
+    memo: dict[tuple[str, Any], tuple[str, int]]  # (block, read values) -> (text, loops)
+
+
+def _builtin_parent(tree: nodes.Template) -> str | None:
+    for node in tree.find_all(nodes.Extends):
+        if isinstance(node.template, nodes.Const) and isinstance(node.template.value, str):
+            return node.template.value
+    return None
 
 
 def unit_variables(unit: Any, zone_hint: Any = None) -> dict[str, Any]:

@@ -1,0 +1,190 @@
+"""Block memo: render each block once per distinct input it actually reads.
+
+    reads = chain_reads([env.parse(source) for source in chain_sources])
+    key = reads.key("local", variables)          # None: do not memoize this render
+    text = memo.get(key) or render_block("local")
+
+Thousands of units share a handful of distinct blocks: the body of a post on a platform
+does not depend on the unit, a greeting depends on the unit's region, and so on. What a
+block reads is found statically, from the templates' syntax trees: every ``name`` and
+``name.attribute`` (or ``name["key"]``) the block's definitions use anywhere in the chain,
+plus what the blocks it calls read. The memo key is the block, the chain and the values of
+exactly those reads, so a unit override that reads ``unit.name`` gets one entry per unit,
+and a block that reads no unit field one entry for all of them.
+
+The analysis is conservative. A name used in any other way (passed whole, iterated,
+aliased with ``set``) keys on its whole value; ``self`` keys a block on every block's
+reads. A chain is not memoized at all when a file includes or imports another template,
+uses the ``random`` filter, or has code outside its blocks (which would run for every
+render); such chains render in full, as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import nodes
+
+#: names every block depends on through filters that read the context (``fit``, ``panjang``)
+CONTEXT_NAMES = ("platform",)
+_OPAQUE = (nodes.Include, nodes.Import, nodes.FromImport)
+_UNSAFE_FILTERS = frozenset({"random"})
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+_MISSING = object()
+
+Read = tuple[str, str | None]  # (name, attribute) — attribute None: the whole value
+
+
+class Unkeyable(Exception):
+    """A value the memo cannot key on (an unknown type): render without the memo."""
+
+
+@dataclass
+class FileReads:
+    """What one template file's blocks read."""
+
+    blocks: dict[str, set[Read]] = field(default_factory=dict)
+    calls: dict[str, set[str]] = field(default_factory=dict)  # nested blocks rendered inside
+    uses_self: set[str] = field(default_factory=set)
+    opaque: bool = False  # includes/imports, ``random``: never memoize
+    top_level_code: bool = False  # statements outside blocks: run the whole template
+
+
+def file_reads(tree: nodes.Template, *, builtin: bool = False) -> FileReads:
+    """Analyse one parsed file. ``builtin``: a package file, whose top level is known to
+    hold only ``extends`` and block definitions (``base.j2`` keeps them in ``{% if false %}``)."""
+    out = FileReads()
+    for node in tree.body:
+        if isinstance(node, nodes.Output) and all(
+            isinstance(n, nodes.TemplateData) and not n.data.strip() for n in node.nodes
+        ):
+            continue
+        if isinstance(node, nodes.Block):
+            continue
+        if not builtin:
+            out.top_level_code = True
+    for block in tree.find_all(nodes.Block):
+        reads: set[Read] = set()
+        calls: set[str] = set()
+        _walk(block, reads, calls, out, block.name)
+        out.blocks.setdefault(block.name, set()).update(reads)
+        out.calls.setdefault(block.name, set()).update(calls)
+    if any(True for _ in tree.find_all(_OPAQUE)):
+        out.opaque = True
+    return out
+
+
+def _walk(node: nodes.Node, reads: set[Read], calls: set[str], out: FileReads, block: str) -> None:
+    for child in node.iter_child_nodes():
+        if isinstance(child, nodes.Getattr) and _loaded_name(child.node):
+            reads.add(_attribute_read(child.node.name, child.attr))  # type: ignore[attr-defined]
+            continue
+        if (
+            isinstance(child, nodes.Getitem)
+            and _loaded_name(child.node)
+            and isinstance(child.arg, nodes.Const)
+            and isinstance(child.arg.value, str)
+        ):
+            reads.add(_attribute_read(child.node.name, child.arg.value))  # type: ignore[attr-defined]
+            continue
+        if isinstance(child, nodes.Name):
+            if child.name == "self":
+                out.uses_self.add(block)
+            reads.add((child.name, None))
+        elif isinstance(child, nodes.Block):
+            calls.add(child.name)
+        elif isinstance(child, nodes.Filter | nodes.FilterBlock) and (
+            getattr(child, "name", None) in _UNSAFE_FILTERS
+            or (isinstance(child, nodes.FilterBlock) and child.filter.name in _UNSAFE_FILTERS)
+        ):
+            out.opaque = True
+        _walk(child, reads, calls, out, block)
+
+
+def _loaded_name(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Name) and node.ctx == "load" and node.name != "self"
+
+
+def _attribute_read(name: str, attribute: str) -> Read:
+    # ``unit.items`` is the dict's method, not a key: it sees the whole value
+    return (name, None) if attribute in _DICT_ATTRIBUTES else (name, attribute)
+
+
+@dataclass(frozen=True)
+class ChainReads:
+    """What each block of one chain reads, closed over the blocks it calls."""
+
+    memoizable: bool
+    blocks: Mapping[str, tuple[Read, ...]]
+
+    def key(self, block: str, variables: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The values ``block`` reads from ``variables``; None when it cannot be keyed."""
+        reads = self.blocks.get(block)
+        if reads is None or not self.memoizable:
+            return None
+        out = []
+        get = variables.get
+        try:
+            for name, attr in reads:
+                value = get(name, _MISSING)
+                if attr is not None and type(value) is dict:
+                    value = value.get(attr, _MISSING)
+                out.append(value if type(value) is str else freeze(value))
+        except Unkeyable:
+            return None
+        return tuple(out)
+
+
+def chain_reads(files: Iterable[FileReads]) -> ChainReads:
+    """Combine the files of one chain (most specific first)."""
+    files = list(files)
+    if any(f.opaque or f.top_level_code for f in files):
+        return ChainReads(False, {})
+    direct: dict[str, set[Read]] = {}
+    calls: dict[str, set[str]] = {}
+    selfish: set[str] = set()
+    for f in files:
+        for name, reads in f.blocks.items():
+            direct.setdefault(name, set()).update(reads)
+        for name, called in f.calls.items():
+            calls.setdefault(name, set()).update(called)
+        selfish |= f.uses_self
+    everything = set().union(*direct.values()) if direct else set()
+    closed: dict[str, tuple[Read, ...]] = {}
+    for name in direct:
+        if name in selfish:
+            reads = set(everything)
+        else:
+            reads, todo, done = set(direct[name]), list(calls.get(name, ())), {name}
+            while todo:
+                other = todo.pop()
+                if other in done:
+                    continue
+                done.add(other)
+                if other in selfish:
+                    reads |= everything
+                reads |= direct.get(other, set())
+                todo.extend(calls.get(other, ()))
+        reads |= {(n, None) for n in CONTEXT_NAMES}
+        # a whole-value read makes its attribute reads redundant
+        whole = {n for n, a in reads if a is None}
+        closed[name] = tuple(sorted((n, a) for n, a in reads if a is None or n not in whole))
+    return ChainReads(True, closed)
+
+
+def freeze(value: Any) -> Any:
+    """A hashable stand-in for a template variable; equal only when the values render
+    alike (datetimes keep their zone: equal instants in two zones differ)."""
+    t = type(value)
+    if value is None or t is str or t is int or t is float or t is bool or value is _MISSING:
+        return value
+    if t is list or t is tuple:
+        return (t.__name__, *(freeze(v) for v in value))
+    if t is dict:
+        return ("dict", *((k, freeze(v)) for k, v in value.items()))
+    if isinstance(value, dt.datetime):
+        return ("datetime", t.__name__, value.isoformat(), str(value.tzinfo))
+    raise Unkeyable(t.__name__)

@@ -1,0 +1,196 @@
+"""The block memo and the built-in layout: a memoized render equals a fresh one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jinja2 import Environment
+
+from amplifier.render import Renderer, layout
+from amplifier.render.memo import chain_reads, file_reads
+
+INSTITUTION = {"code": "K", "name": "Kementerian", "short_name": "K", "website": None}
+
+
+def variables(unit: dict[str, Any], platform: str = "facebook", **post: Any) -> dict[str, Any]:
+    at = post.pop("at", pendulum.datetime(2027, 10, 29, 9, tz="Asia/Jakarta"))
+    return {
+        "institution": INSTITUTION,
+        "unit": {"code": "U", "name": "Unit", "city": None, "zone": "WIB", **unit},
+        "account": {"platform": platform, "handle": "h", "url": None},
+        "platform": platform,
+        "campaign": {
+            "slug": "c",
+            "title": "T",
+            "goal": None,
+            "hashtags": ["A", "B"],
+            "key_messages": ["Satu.", "Dua."],
+            "links": ["https://www.kptd.go.id/a"],
+        },
+        "post": {"key": "p", "title": None, "body": "Isi pos.", "link": None, "at": at, **post},
+        "budget": 280 if platform == "x" else 2200,
+    }
+
+
+def renderer(root: Path, files: dict[str, str]) -> Renderer:
+    for name, text in files.items():
+        path = root / "templates" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return Renderer(root / "templates", INSTITUTION)
+
+
+def reads_of(source: str) -> Any:
+    tree = Environment().parse(source)
+    return chain_reads([file_reads(tree)])
+
+
+def test_reads_are_the_names_and_attributes_a_block_uses() -> None:
+    r = reads_of("{% block local %}{{ unit.name }} {{ unit['city'] }} {{ post.at }}{% endblock %}")
+    assert r.memoizable
+    assert set(r.blocks["local"]) == {
+        ("unit", "name"),
+        ("unit", "city"),
+        ("post", "at"),
+        ("platform", None),
+    }
+    # aliasing, iterating or a dict method: the whole value
+    aliased = reads_of("{% block local %}{% set u = unit %}{{ u.code }}{% endblock %}")
+    assert ("unit", None) in aliased.blocks["local"]
+    method = reads_of("{% block local %}{{ unit.items() | list }}{% endblock %}")
+    assert ("unit", None) in method.blocks["local"]
+
+
+def test_nested_blocks_and_self_widen_the_reads() -> None:
+    nested = reads_of(
+        "{% block local %}{% block inner %}{{ unit.city }}{% endblock %}{% endblock %}"
+        "{% block inner %}{{ unit.region }}{% endblock %}"
+    )
+    assert {("unit", "city"), ("unit", "region")} <= set(nested.blocks["local"])
+    selfish = reads_of(
+        "{% block local %}{{ self.greeting() }}{% endblock %}"
+        "{% block greeting %}{{ unit.name }}{% endblock %}"
+    )
+    assert ("unit", "name") in selfish.blocks["local"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '{% block local %}{% include "x.j2" %}{% endblock %}',
+        '{% block local %}{% import "x.j2" as x %}{% endblock %}',
+        "{% block local %}{{ [1, 2, 3] | random }}{% endblock %}",
+        "{% set greeting = unit.name %}{% block local %}{{ greeting }}{% endblock %}",
+        "{% macro m() %}{{ unit.name }}{% endmacro %}{% block local %}{{ m() }}{% endblock %}",
+    ],
+)
+def test_chains_the_memo_cannot_reason_about_are_not_memoized(source: str) -> None:
+    assert not reads_of(source).memoizable
+
+
+def test_an_override_reading_unit_fields_gets_each_units_own_text(tmp_path: Path) -> None:
+    r = renderer(
+        tmp_path,
+        {
+            "kinds/service/post.j2": "{% block local %}Kantor {{ unit.name }} di {{ unit.city }}"
+            "{% endblock %}"
+        },
+    )
+    chain = r.chain(["KL-1"], "service", "facebook")
+    seen = {}
+    for name, city in [("A", "Kota 1"), ("B", "Kota 1"), ("A", "Kota 2"), ("A", "Kota 1")]:
+        result = r.render(chain, variables({"name": name, "city": city, "code": name + city}))
+        assert result.error is None
+        assert f"Kantor {name} di {city}" in result.text
+        seen[(name, city)] = result.text
+    assert len(seen) == 3
+    compiled = r._compiled_chains[chain]
+    # the unit's code is not read by any block: 3 distinct 'local' entries for 4 renders,
+    # and one body for all of them
+    assert sum(1 for block, _ in compiled.memo if block == "local") == 3
+    assert sum(1 for block, _ in compiled.memo if block == "body") == 1
+
+
+def test_same_instant_in_two_zones_renders_each_zone(tmp_path: Path) -> None:
+    r = renderer(
+        tmp_path, {"institution/post.j2": "{% block local %}{{ post.at | jam }}{% endblock %}"}
+    )
+    chain = r.chain(["U"], "regional", "facebook")
+    moment = dt.datetime(2027, 10, 29, 2, tzinfo=dt.UTC)
+    wib = r.render(chain, variables({}, at=pendulum.instance(moment).in_tz("Asia/Jakarta")))
+    wita = r.render(chain, variables({}, at=pendulum.instance(moment).in_tz("Asia/Makassar")))
+    assert "09.00 WIB" in wib.text and "10.00 WITA" in wita.text
+
+
+def test_layout_room_counts_x_links_as_23() -> None:
+    others = layout.join(["", "", "https://example.go.id/" + "a" * 60, "", "#A #B"])
+    assert layout.room_for(others, "x", 280) == 280 - (23 + 2 + 5) - 2 - 5
+    assert layout.room_for(others, "facebook", 280) == 280 - len(others) - 2 - 5
+    assert layout.room_for("x" * 500, "x", 280) == layout.MIN_ROOM
+
+
+def test_loop_budget_counts_memoized_blocks(tmp_path: Path) -> None:
+    # each block alone stays under the iteration cap; together they do not, memo or not
+    loops = "{% for i in range(900) %}{% for j in range(10) %}{% endfor %}{% endfor %}"
+    r = renderer(
+        tmp_path,
+        {
+            "institution/post.j2": f"{{% block local %}}{loops}{{% endblock %}}"
+            f"{{% block closing %}}{loops}{{% endblock %}}"
+            f"{{% block link %}}{loops}{{% endblock %}}"
+        },
+    )
+    chain = r.chain(["U"], "regional", "facebook")
+    for _ in range(2):
+        result = r.render(chain, variables({}))
+        assert result.error is not None and "loop iterations" in result.error.message
+
+
+UNIT_FIELDS = st.fixed_dictionaries(
+    {
+        "code": st.sampled_from(["U1", "U2", "U3"]),
+        "name": st.sampled_from(["Satu", "Dua"]),
+        "city": st.sampled_from([None, "Denpasar", "Kupang"]),
+        "region": st.sampled_from(["Bali", "NTT"]),
+        "tags": st.lists(st.sampled_from(["3T", "pelabuhan"]), max_size=2),
+    }
+)
+OVERRIDES = [
+    "{% block local %}{{ unit.name }}{% if unit.city %} ({{ unit.city }}){% endif %}{% endblock %}",
+    "{% block greeting %}Salam {{ unit.region }}! {{ super() }}{% endblock %}",
+    "{% block hashtags %}{{ super() }}{% for t in unit.tags %} #{{ t }}{% endfor %}{% endblock %}",
+    "{% block body %}{{ post.body | fit(room) }} {{ unit['code'] }}{% endblock %}",
+    "{% block closing %}{% set u = unit %}{{ u.code }}-{{ u.name }}{% endblock %}",
+]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    units=st.lists(UNIT_FIELDS, min_size=1, max_size=6),
+    override=st.sampled_from(OVERRIDES),
+    platform=st.sampled_from(["x", "facebook", "instagram", "threads"]),
+)
+def test_memoized_render_equals_a_fresh_render(
+    tmp_path_factory: pytest.TempPathFactory,
+    units: list[dict[str, Any]],
+    override: str,
+    platform: str,
+) -> None:
+    root = tmp_path_factory.mktemp("memo")
+    shared = renderer(root, {"kinds/service/post.j2": override})
+    chain = shared.chain(["U"], "service", platform)
+    fresh = Renderer(root / "templates", INSTITUTION)
+    for unit in units:
+        memoized = shared.render(chain, variables(unit, platform))
+        if chain in fresh._compiled_chains:
+            fresh._compiled_chains[chain].memo.clear()  # nothing remembered: a fresh render
+        assert memoized == fresh.render(chain, variables(unit, platform))
+        assert memoized.error is None and memoized.text
