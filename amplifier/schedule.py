@@ -85,10 +85,13 @@ class Daemon:
         digests: bool = True,
         max_lateness: Mapping[str, dt.timedelta] | None = None,
     ) -> None:
-        """``max_lateness`` overrides ``[publishing] max_lateness`` per campaign slug."""
+        """``max_lateness`` overrides ``[publishing] max_lateness`` per campaign slug; by
+        default each campaign's ``max_lateness`` in the calendar files, read once here."""
         self.ws = ws
         self.worker = worker or worker_name()
         self.settings = ws.settings.publishing
+        if max_lateness is None:
+            max_lateness = campaign_lateness(ws)
         self.dispatcher = Dispatcher(ws, self.worker, max_lateness=max_lateness)
         self.on_dispatch = on_dispatch
         self.digests = digests
@@ -260,3 +263,8 @@ def _minute(moment: dt.datetime) -> dt.datetime:
     """The first whole minute at or after ``moment`` (a job never fires before its variants)."""
     floor = moment.replace(second=0, microsecond=0)
     return floor if floor == moment else floor + dt.timedelta(minutes=1)
+
+
+def campaign_lateness(ws: Workspace) -> dict[str, dt.timedelta]:
+    """The campaigns whose calendar entry sets its own ``max_lateness``, by slug."""
+    return {c.slug: c.max_lateness for c in ws.files.campaigns if c.max_lateness is not None}

@@ -413,9 +413,10 @@ def test_a_campaign_can_allow_less_lateness_than_the_setting(
 ) -> None:
     calls = fake()
     other = CALENDAR.replace("slug: hut", "slug: lain").replace("key: satu", "key: dua")
+    hut_calendar = CALENDAR.replace("    posts:\n", "    max_lateness: 10m\n    posts:\n")
     root = make_workspace(
         org=org_yaml(1, ("x",)),
-        calendars={"hut.yaml": CALENDAR, "lain.yaml": other},
+        calendars={"hut.yaml": hut_calendar, "lain.yaml": other},
         settings=settings_toml(max_lateness="30m"),
     )
     ws = Workspace.open(root, database_url=database_url)
@@ -423,7 +424,9 @@ def test_a_campaign_can_allow_less_lateness_than_the_setting(
     ws.sync()
     ws.plan()
     hut, lain = make_due(ws, utcnow() - dt.timedelta(minutes=20))  # in file order
-    d = dispatcher(ws, dispatchers, max_lateness={"hut": dt.timedelta(minutes=10)})
+    daemon = Daemon(ws, worker="late:1", digests=False)  # reads the campaign's max_lateness
+    dispatchers.append(daemon.dispatcher)
+    d = daemon.dispatcher
     assert d.lateness_limit("hut") == dt.timedelta(minutes=10)
     assert d.lateness_limit("lain") == dt.timedelta(minutes=30)
     assert d.sweep() == {"missed": 1}

@@ -267,6 +267,11 @@ class CampaignSpec(Strict):
     )
     require: RequireSpec = RequireSpec()
     timing: TimingSpec = TimingSpec()
+    max_lateness: Duration | None = Field(
+        default=None,
+        description="past this, a late variant of this campaign becomes missed "
+        "(default: [publishing] max_lateness)",
+    )
     posts: list[PostSpec] = Field(default_factory=list)
 
     @field_validator("hashtags")
