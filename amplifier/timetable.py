@@ -236,18 +236,37 @@ def _scope(
         )
         slugs[key] = slug
     files = ws.files
-    B = BLACKOUTS
-    stored = session.execute(sa.select(B).where(B.c.active == sa.true())).all()
-    blackouts = build_blackouts(
+    blackouts = workspace_blackouts(
+        ws,
+        session,
         years_between(lo, hi + dt.timedelta(days=2)),
         holidays=files.holidays,
         quiet_periods=files.quiet_periods,
+    )
+    return _Scope(requests, current, fixed, blackouts, units, slugs, to_write, list(rows))
+
+
+def workspace_blackouts(
+    ws: Workspace,
+    conn: sa.Connection | Session,
+    years: Iterable[int],
+    *,
+    holidays: Iterable[Any],
+    quiet_periods: Iterable[Any],
+) -> list[TimingBlackout]:
+    """Every blackout that times variants: the holidays and quiet periods given (from the
+    calendar files), Nyepi, and the database's active blackouts and embargoes."""
+    stored = conn.execute(sa.select(BLACKOUTS).where(BLACKOUTS.c.active == sa.true())).all()
+    settings = ws.settings.timing
+    return build_blackouts(
+        years,
+        holidays=holidays,
+        quiet_periods=quiet_periods,
         blackouts=[b for b in stored if b.kind != EMBARGO],
         embargoes=[b for b in stored if b.kind == EMBARGO],
         language=settings.holiday_language,
         nyepi_regions=settings.nyepi_regions,
     )
-    return _Scope(requests, current, fixed, blackouts, units, slugs, to_write, list(rows))
 
 
 def _overlay(

@@ -48,14 +48,13 @@ from amplifier.errors import InvalidOperation
 from amplifier.exports.ics import CALENDAR_STATUSES
 from amplifier.exports.rows import A, C, P, U, V, aware, plain, variant_rows
 from amplifier.load import load_calendars
-from amplifier.models import BLACKOUTS
 from amplifier.publishers.outbox import write_atomic
 from amplifier.render.context import jam, local_time, tanggal
+from amplifier.timetable import workspace_blackouts
 from amplifier.timing import (
     Blackout,
     TimingSpec,
     UnitInfo,
-    build_blackouts,
     years_between,
 )
 from amplifier.timing.clock import local_date
@@ -308,19 +307,14 @@ def _blackouts(ws: Workspace, conn: sa.Connection) -> list[Blackout]:
     if low is None:
         return []
     low, high = aware(low), aware(high)
-    B = BLACKOUTS
-    stored = conn.execute(sa.select(B).where(B.c.active == sa.true())).all()
-    settings = ws.settings.timing
     # holidays and quiet periods live in the calendar files only (not in the database)
     calendars = load_calendars(ws.root)
-    return build_blackouts(
+    return workspace_blackouts(
+        ws,
+        conn,
         years_between(low, high),
         holidays=[h for cal in calendars for h in cal.holidays],
         quiet_periods=[q for cal in calendars for q in cal.quiet_periods],
-        blackouts=[b for b in stored if b.kind != EMBARGO],
-        embargoes=[b for b in stored if b.kind == EMBARGO],
-        language=settings.holiday_language,
-        nyepi_regions=settings.nyepi_regions,
     )
 
 
