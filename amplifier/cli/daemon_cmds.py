@@ -113,7 +113,9 @@ def demo(
     if fmt is Format.JSON:
         print_json(data)
     else:
-        table = Table("", "", title="amplifier demo")
+        table = Table(title="amplifier demo", show_header=False)
+        table.add_column()
+        table.add_column()
         table.add_row("variants planned", str(data["planned"]["variants"]))
         table.add_row(
             "planned by status",
