@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import pendulum
@@ -196,3 +197,28 @@ def test_renderer_compiles_once_per_chain(ws: Workspace) -> None:
     b = renderer.chain(["KL-2", "KANWIL-BALI"], "service", "x")
     assert a == b == ("builtin/x.j2",)
     assert renderer.env.get_template("builtin/x.j2") is renderer.env.get_template("builtin/x.j2")
+
+
+def test_chain_hash_reads_each_file_once_and_digests_the_sources(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renderer = Renderer(
+        ws.root / "templates", {"name": "K", "short_name": None, "code": "K", "website": None}
+    )
+    chains = [("builtin/x.j2",), ("builtin/base.j2",), ("builtin/x.j2", "builtin/base.j2")]
+    reads: list[str] = []
+    read = renderer.loader.read
+
+    def counted(name: str) -> tuple[str, str]:
+        reads.append(name)
+        return read(name)
+
+    monkeypatch.setattr(renderer.loader, "read", counted)
+    digests = [renderer.chain_hash(chain) for chain in chains]
+    assert sorted(reads) == ["builtin/base.j2", "builtin/x.j2"]  # shared files read once
+    for chain, found in zip(chains, digests, strict=True):
+        h = hashlib.blake2b(digest_size=16)
+        for name in chain:
+            h.update(name.encode() + b"\0" + read(name)[0].encode() + b"\0")
+        assert found == h.hexdigest()  # the digest stored by earlier plans: no re-render
+    assert len(set(digests)) == 3

@@ -68,6 +68,7 @@ class Renderer:
         self.institution = institution
         self._chains: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self._chain_hashes: dict[tuple[str, ...], str] = {}
+        self._hashed_sources: dict[str, bytes] = {}  # name -> its part of a chain's digest
         self._compiled_chains: dict[tuple[str, ...], _Compiled] = {}
         self._files: dict[str, tuple[FileReads, str | None]] = {}
         self._unit_folders = frozenset(
@@ -91,13 +92,21 @@ class Renderer:
         if digest is None:
             h = hashlib.blake2b(digest_size=16)
             for name in chain:
-                try:
-                    source, _ = self.loader.read(name)
-                except TemplateError:
-                    source = ""
-                h.update(name.encode() + b"\0" + source.encode() + b"\0")
+                h.update(self._hashed_source(name))
             digest = self._chain_hashes[chain] = h.hexdigest()
         return digest
+
+    def _hashed_source(self, name: str) -> bytes:
+        """One template's part of a chain digest: each file is read once per renderer
+        (chains share most of their files; a re-plan hashes thousands of chains)."""
+        part = self._hashed_sources.get(name)
+        if part is None:
+            try:
+                source, _ = self.loader.read(name)
+            except TemplateError:
+                source = ""
+            part = self._hashed_sources[name] = name.encode() + b"\0" + source.encode() + b"\0"
+        return part
 
     @cached_property
     def builtin_hash(self) -> str:
