@@ -517,9 +517,11 @@ class Dispatcher:
     def _miss_late(self, conn: sa.Connection, now: dt.datetime) -> int:
         """Scheduled variants past their maximum lateness (the campaign's, else the
         setting) → ``missed``, with the reason."""
+        by_limit: dict[dt.timedelta, list[str]] = {}
+        for slug, limit in self.max_lateness.items():
+            by_limit.setdefault(limit, []).append(slug)
         limits: list[tuple[dt.timedelta, Any]] = [
-            (limit, V.c.post_id.in_(_campaign_posts([slug])))
-            for slug, limit in self.max_lateness.items()
+            (limit, V.c.post_id.in_(_campaign_posts(slugs))) for limit, slugs in by_limit.items()
         ]
         default: Any = sa.true()
         if self.max_lateness:

@@ -42,6 +42,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from amplifier.dispatch import Dispatcher, DispatchReport
+from amplifier.load import load_calendars
 from amplifier.models import UNITS, VARIANTS, utcnow
 from amplifier.vocab import ReviewState, VariantStatus
 
@@ -266,5 +267,11 @@ def _minute(moment: dt.datetime) -> dt.datetime:
 
 
 def campaign_lateness(ws: Workspace) -> dict[str, dt.timedelta]:
-    """The campaigns whose calendar entry sets its own ``max_lateness``, by slug."""
-    return {c.slug: c.max_lateness for c in ws.files.campaigns if c.max_lateness is not None}
+    """The campaigns whose calendar entry sets its own ``max_lateness``, by slug (read from
+    ``calendars/`` alone: the unit tree of org.yaml is not needed for it)."""
+    return {
+        c.slug: c.max_lateness
+        for cal in load_calendars(ws.root)
+        for c in cal.campaigns
+        if c.max_lateness is not None
+    }
