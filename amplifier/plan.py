@@ -12,8 +12,10 @@ are never changed. A target that disappeared leaves its variant ``cancelled``, w
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import hashlib
+import heapq
 import json
 import multiprocessing
 import os
@@ -24,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -50,6 +52,8 @@ from amplifier.review import initial_state
 from amplifier.targeting import Directory, select_targets
 from amplifier.timetable import (
     Planned,
+    Shard,
+    Timed,
     hold,
     store_timing,
     stored_timing,
@@ -78,6 +82,7 @@ FROZEN = frozenset(
 )
 
 Progress = Callable[[int, int], None]
+_T = TypeVar("_T")
 HAND_CANCELLED = "cancelled by hand"
 
 
@@ -308,13 +313,9 @@ class Planner:
                             self.renderer.chain_hash(chain),
                         )
                     chain, chain_hash = found
-                    input_hash = digest(
-                        post_hash,
-                        unit.hash,
-                        account.platform,
-                        account.handle,
-                        account.url,
-                        chain_hash,
+                    # a new variant's digest is taken where it is rendered (in parallel)
+                    input_hash = (
+                        None if old is None else _input_hash(post_hash, unit, account, chain_hash)
                     )
                     if (
                         old is not None
@@ -326,44 +327,20 @@ class Planner:
                         entries.append((None, old, unit, account, camp, cpost))
                         continue
                     job = (unit, account, camp, cpost, chain, camp_vars)
-                    entries.append((len(jobs), old, unit, account, camp, cpost, input_hash))
-                    jobs.append(job)
-            rows = self._render_all(jobs)
-            # in target order, as a serial plan would: findings, then the writes
-            for index, old, unit, account, camp, cpost, *rest in entries:
-                if index is None:
-                    self._collect(summary, old.findings, unit.code, account, camp, cpost)
-                    continue
-                row = rows[index]
-                row["input_hash"] = input_hash = rest[0]
-                self._collect(summary, row["findings"], unit.code, account, camp, cpost)
-                if old is None:
-                    row.update(
-                        post_id=cpost.id,
-                        account_id=account.id,
-                        unit_id=unit.id,
-                        idempotency_key=idempotency_key(
-                            camp.slug, cpost.key, account.platform, account.handle_key
-                        ),
-                        publish_at=None,
-                        due_at=None,
+                    entries.append(
+                        (
+                            len(jobs),
+                            old,
+                            unit,
+                            account,
+                            camp,
+                            cpost,
+                            input_hash,
+                            post_hash,
+                            chain_hash,
+                        )
                     )
-                    inserts.append(row)
-                    counts["created"] += 1
-                    by_status[str(row["status"])] += 1
-                elif (
-                    old.content_hash == row["content_hash"]
-                    and old.findings == row["findings"]
-                    and old.status != VariantStatus.CANCELLED
-                ):
-                    touches.append({"_id": old.id, "input_hash": input_hash})
-                    counts["unchanged"] += 1
-                    by_status[old.status] += 1
-                else:
-                    row["_id"] = old.id
-                    updates.append(row)
-                    counts["updated"] += 1
-                    by_status[str(row["status"])] += 1
+                    jobs.append(job)
             cancels = [
                 {
                     "_id": old.id,
@@ -371,36 +348,50 @@ class Planner:
                     "reasons": [
                         "no longer targeted: the post, its target or the account was removed"
                     ],
-                    "updated_at": utcnow(),
+                    "updated_at": now,
+                    "_account_id": key[1],
                 }
                 for key, old in existing.items()
                 if key not in seen
                 and old.status not in FROZEN
                 and old.status != VariantStatus.CANCELLED
             ]
+            work = _Work(
+                entries,
+                jobs,
+                cancels,
+                post_ids,
+                {p.id: (c, p) for c, p in posts} if not (campaign or post) else None,
+                directory,
+                now,
+            )
+            parts = self._run_parts(work, conn, stored_states)
+            inserts = [row for _, row in _in_order(p.inserts for p in parts)]
+            for _, listed in _in_order(p.findings for p in parts):
+                summary.findings.extend(listed)
+            updates = [row for p in parts for row in p.updates]
+            touches = [row for p in parts for row in p.touches]
+            cancels = [row for p in parts for row in p.cancels]
+            states: list[tuple[Any, ...]] = []
+            timed_any = False
+            timed = 0
+            changes: list[dict[str, Any]] = []
+            for part in parts:
+                counts.update(part.counts)
+                by_status.update(part.by_status)
+                if part.timed is not None:
+                    timed_any = True
+                    timed += part.timed.counts["changed"]
+                    changes += part.timed.changes
+                    states += part.timed.states
             if cancels:
                 counts["cancelled"] = len(cancels)
                 by_status[str(VariantStatus.CANCELLED)] += len(cancels)
-            if self.stages.timing and not self._timing_current(
-                conn, post_ids, stored_states, inserts, updates, cancels
-            ):
-                planned = Planned(inserts, {r["_id"]: r for r in (*updates, *cancels)})
-                every_post = {p.id: (c, p) for c, p in posts} if not (campaign or post) else None
-                timed = time_variants(
-                    self.ws,
-                    post_ids=post_ids,
-                    planned=planned,
-                    directory=directory,
-                    posts=every_post,
-                    now=now,
-                )
-                counts["timed"] = timed.counts["changed"]
-                _write(conn, inserts, updates, touches, cancels, timed.changes)
-                done_input = timing_input(self.ws, conn, post_ids, now, timed.states)
+            counts["timed"] = timed
+            _write(conn, inserts, updates, touches, cancels, changes)
+            if timed_any:
+                done_input = timing_input(self.ws, conn, post_ids, now, states)
                 store_timing(conn, timing_scope(post_ids), done_input)
-            else:
-                counts["timed"] = 0
-                _write(conn, inserts, updates, touches, cancels)
         if progress is not None:
             progress(total, total)
         counts["held"] = hold(self.ws)
@@ -408,29 +399,106 @@ class Planner:
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _render_all(self, jobs: list[_Job]) -> list[dict[str, Any]]:
-        """Render and check every job; on Linux, large plans use a second process for the
-        second half (forked: it inherits the compiled templates and needs nothing sent
-        but the half's bounds; only rows come back). The rows are the same either way."""
+    def _run_parts(
+        self, work: _Work, conn: Connection, stored_states: list[tuple[Any, ...]]
+    ) -> list[_Part]:
+        """Render, check and time every job, in one part or, for large plans on Linux, in
+        two: the parent does one, a forked helper process the other. Parts split the
+        platforms (timing one platform never depends on another's variants), so each
+        process times what it rendered; only its results come back. The result equals a
+        serial plan's either way (tested)."""
         processes = self.stages.processes
         if processes is None:
-            processes = 2 if len(jobs) >= PARALLEL_MIN and _can_fork() else 1
-        if processes < 2 or not jobs:
-            return [self._render_row(*job) for job in jobs]
-        half = len(jobs) // 2
+            processes = 2 if len(work.jobs) >= PARALLEL_MIN and _can_fork() else 1
+        shards = _shards(work, processes)
+        if len(shards) < 2:
+
+            def when(*writes: list[dict[str, Any]]) -> bool:
+                return not self._timing_current(conn, work.post_ids, stored_states, *writes)
+
+            return [self._part(work, None, when)]
         global _FORKED
-        _FORKED = (self, jobs)
+        _FORKED = (self, work, shards[1])
         try:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-                second = pool.submit(_render_slice, half, len(jobs))
-                first = [self._render_row(*job) for job in jobs[:half]]
+                second = pool.submit(_part_in_helper)
+                first = self._part(work, shards[0], _always)
                 try:
                     rest = second.result()
-                except Exception:  # the helper process failed: render its half here
-                    rest = [self._render_row(*job) for job in jobs[half:]]
+                except Exception:  # the helper process failed: do its part here
+                    rest = self._part(work, shards[1], _always)
         finally:
             _FORKED = None
-        return first + rest
+        return [first, rest]
+
+    def _part(self, work: _Work, shard: Shard | None, when: Callable[..., bool]) -> _Part:
+        """One part of a plan: render and check its jobs, sort its targets into inserts,
+        updates and touches (in target order), then time them (if ``when`` says so)."""
+        part = _Part()
+        holds = (lambda platform: True) if shard is None else shard.holds
+        counts, by_status = part.counts, part.by_status
+        inserts: list[dict[str, Any]] = []
+        for position, entry in enumerate(work.entries):
+            index, old, unit, account, camp, cpost, *rest = entry
+            if not holds(account.platform):
+                continue
+            if index is None:
+                found = self._findings(old.findings, unit.code, account, camp, cpost)
+                if found:
+                    part.findings.append((position, found))
+                continue
+            row = self._render_row(*work.jobs[index])
+            input_hash, post_hash, chain_hash = rest
+            row["input_hash"] = input_hash = input_hash or _input_hash(
+                post_hash, unit, account, chain_hash
+            )
+            found = self._findings(row["findings"], unit.code, account, camp, cpost)
+            if found:
+                part.findings.append((position, found))
+            if old is None:
+                row.update(
+                    post_id=cpost.id,
+                    account_id=account.id,
+                    unit_id=unit.id,
+                    idempotency_key=idempotency_key(
+                        camp.slug, cpost.key, account.platform, account.handle_key
+                    ),
+                    publish_at=None,
+                    due_at=None,
+                )
+                part.inserts.append((position, row))
+                inserts.append(row)
+                counts["created"] += 1
+                by_status[str(row["status"])] += 1
+            elif (
+                old.content_hash == row["content_hash"]
+                and old.findings == row["findings"]
+                and old.status != VariantStatus.CANCELLED
+            ):
+                part.touches.append({"_id": old.id, "input_hash": input_hash})
+                counts["unchanged"] += 1
+                by_status[old.status] += 1
+            else:
+                row["_id"] = old.id
+                part.updates.append(row)
+                counts["updated"] += 1
+                by_status[str(row["status"])] += 1
+        platforms = work.platforms
+        for row in work.cancels:
+            if shard is None or shard.holds(platforms.get(row["_account_id"])):
+                part.cancels.append({k: v for k, v in row.items() if k != "_account_id"})
+        if self.stages.timing and when(inserts, part.updates, part.cancels):
+            planned = Planned(inserts, {r["_id"]: r for r in (*part.updates, *part.cancels)})
+            part.timed = time_variants(
+                self.ws,
+                post_ids=work.post_ids,
+                planned=planned,
+                directory=work.directory,
+                posts=work.every_post,
+                now=work.now,
+                shard=shard,
+            )
+        return part
 
     def _timing_current(
         self,
@@ -548,34 +616,106 @@ class Planner:
         return found
 
     @staticmethod
-    def _collect(
-        summary: PlanSummary,
+    def _findings(
         findings: Iterable[dict[str, Any]],
         unit_code: str,
         account: _Account,
         camp: Campaign,
         cpost: CentralPost,
-    ) -> None:
-        for f in findings:
-            summary.findings.append(
-                {
-                    "unit": unit_code,
-                    "account": f"{account.platform}:{account.handle}",
-                    "post": f"{camp.slug}/{cpost.key}",
-                    **f,
-                }
-            )
+    ) -> list[dict[str, Any]]:
+        """A variant's findings as the plan summary lists them."""
+        return [
+            {
+                "unit": unit_code,
+                "account": f"{account.platform}:{account.handle}",
+                "post": f"{camp.slug}/{cpost.key}",
+                **f,
+            }
+            for f in findings
+        ]
 
 
 _Job = tuple["_Unit", "_Account", Campaign, CentralPost, tuple[str, ...], dict[str, Any]]
-_FORKED: tuple[Planner, list[_Job]] | None = None  # what a forked helper renders from
+_FORKED: tuple[Planner, _Work, Shard] | None = None  # what a forked helper does
 
 
-def _render_slice(start: int, end: int) -> list[dict[str, Any]]:
-    """In the forked helper: render jobs ``start:end`` of the plan that forked it."""
+@dataclass
+class _Work:
+    """Everything the parts of a plan share (a forked helper inherits it)."""
+
+    entries: list[tuple[Any, ...]]  # every target not kept, in target order
+    jobs: list[_Job]  # the variants to render
+    cancels: list[dict[str, Any]]  # update rows, each with its ``_account_id``
+    post_ids: list[int]
+    every_post: dict[int | None, tuple[Campaign, CentralPost]] | None
+    directory: Directory
+    now: dt.datetime
+    platforms: dict[int | None, str] = field(default_factory=dict)  # account id -> platform
+
+    def __post_init__(self) -> None:
+        self.platforms = {
+            a.id: str(a.platform) for accts in self.directory.accounts.values() for a in accts
+        }
+
+
+@dataclass
+class _Part:
+    """What one part of a plan produced."""
+
+    inserts: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (position, row)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    touches: list[dict[str, Any]] = field(default_factory=list)
+    cancels: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+    timed: Timed | None = None
+
+
+def _always(*_writes: list[dict[str, Any]]) -> bool:
+    return True
+
+
+def _part_in_helper() -> _Part:
+    """In the forked helper: do the second part of the plan that forked it. Pooled
+    database connections belong to the parent: the helper opens its own."""
     assert _FORKED is not None
-    planner, jobs = _FORKED
-    return [planner._render_row(*job) for job in jobs[start:end]]
+    planner, work, shard = _FORKED
+    planner.ws.engine.dispose(close=False)
+    return planner._part(work, shard, _always)
+
+
+def _shards(work: _Work, processes: int) -> list[Shard]:
+    """Split the platforms of the jobs into ``processes`` shards of about equal work
+    (largest first, each to the lightest shard); the first shard also holds variants
+    whose account is gone. One shard (or none) means a serial plan."""
+    if processes < 2:
+        return []
+    sizes = Counter(job[1].platform for job in work.jobs)
+    if len(sizes) < 2:
+        return []
+    loads = [0] * processes
+    members: list[set[str]] = [set() for _ in range(processes)]
+    for platform, size in sorted(sizes.items(), key=lambda item: (-item[1], item[0])):
+        lightest = loads.index(min(loads))
+        loads[lightest] += size
+        members[lightest].add(platform)
+    # platforms with no job go to the first shard: they may still have stored variants
+    rest = {str(a) for a in work.platforms.values()} - set(sizes)
+    members[0] |= rest
+    return [Shard(frozenset(m), orphans=i == 0) for i, m in enumerate(members) if m]
+
+
+def _in_order(
+    parts: Iterable[list[tuple[int, _T]]],
+) -> Iterator[tuple[int, _T]]:
+    """Items of several parts, each in target order, merged back into target order."""
+    return heapq.merge(*parts, key=lambda item: item[0])
+
+
+def _input_hash(post_hash: str, unit: _Unit, account: _Account, chain_hash: str) -> str:
+    """The digest of everything a variant's rendering reads."""
+    return digest(post_hash, unit.hash, account.platform, account.handle, account.url, chain_hash)
 
 
 def _can_fork() -> bool:

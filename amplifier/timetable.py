@@ -119,6 +119,20 @@ class Planned:
     changes: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Shard:
+    """The part of a timing run that times the variants of ``platforms`` (and, with
+    ``orphans``, those whose account is gone). Timing one platform never reads another's
+    variants (gaps and caps are per account, the spread per platform), so the shards of a
+    run can be timed apart, in different processes, with the same result."""
+
+    platforms: frozenset[str]
+    orphans: bool = False
+
+    def holds(self, platform: str | None) -> bool:
+        return self.orphans if platform is None else platform in self.platforms
+
+
 @dataclass
 class _Scope:
     requests: list[Request]
@@ -140,6 +154,7 @@ def _scope(
     planned: Planned | None = None,
     directory: Directory | None = None,
     posts: dict[int | None, tuple[Campaign, CentralPost]] | None = None,
+    shard: Shard | None = None,
 ) -> _Scope:
     settings = ws.settings.timing
     if directory is None:
@@ -172,6 +187,9 @@ def _scope(
     to_write: dict[str, dict[str, Any]] = {}
     if planned is not None:
         rows = _overlay(rows, planned, to_write)
+    if shard is not None:
+        holds = shard.holds
+        rows = [r for r in rows if holds((accounts.get(r.account_id) or (None, None))[1])]
     in_scope = set(post_ids) if post_ids is not None else None
     requests, fixed, current, slugs = [], [], {}, {}
     lo = hi = now
@@ -322,17 +340,27 @@ def time_variants(
     planned: Planned | None = None,
     directory: Directory | None = None,
     posts: dict[int | None, tuple[Campaign, CentralPost]] | None = None,
+    shard: Shard | None = None,
 ) -> Timed:
     """Time the approved variants of ``post_ids`` (all posts when None), the stored ones
     seen as ``planned`` will leave them. Planned rows get their timing in place; the
     other changes come back as update rows (``{"_id": …, …}``) for the caller to write.
     ``counts["changed"]`` counts both; ``states`` is every variant's timing state once
     all is written (for ``timing_input``). ``directory`` and ``posts`` (all posts, by id)
-    may be handed over when the caller has them loaded."""
+    may be handed over when the caller has them loaded. With ``shard``, only the variants
+    of its platforms are timed (and counted in ``states``); ``planned`` then holds only
+    rows of the shard."""
     now = now or utcnow()
     with Session(ws.engine) as session:
         scope = _scope(
-            ws, session, post_ids, now, planned=planned, directory=directory, posts=posts
+            ws,
+            session,
+            post_ids,
+            now,
+            planned=planned,
+            directory=directory,
+            posts=posts,
+            shard=shard,
         )
     rules = ws.settings.timing.rules()
     counts: Counter[str] = Counter()

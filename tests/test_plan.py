@@ -220,3 +220,95 @@ def test_digests_are_stable_across_versions() -> None:
     # each part, then a unit separator (0x1f), blake2b-128
     assert digest("variant", None, 1, ["x"], "é") == "1ccc27beda73ccc5926775d43905bd90"
     assert digest(b"variant", None, 1, ["x"], "é") == "1ccc27beda73ccc5926775d43905bd90"
+
+
+def _org_of(units: int, *, without: str | None = None) -> str:
+    """MINIMAL_ORG's central unit and ``units`` regional offices with three accounts each
+    (``without``: leave that unit's facebook account out)."""
+    lines = [
+        "institution: {code: KPTD, name: Kementerian Contoh}",
+        "units:",
+        "  - {code: PUSAT, name: Kantor Pusat, kind: central, timezone: Asia/Jakarta,",
+        "     accounts: [{platform: x, handle: kptd_ri}]}",
+    ]
+    zones = ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura")
+    for i in range(units):
+        code = f"KANWIL-{i}"
+        accounts = [f"{{platform: x, handle: kptd_kanwil{i}}}"]
+        accounts.append(f"{{platform: instagram, handle: kptd.kanwil.w{i}}}")
+        if code != without:
+            accounts.append(f"{{platform: facebook, handle: kptd.kanwil.w{i}}}")
+        lines += [
+            f"  - {{code: {code}, name: Kantor Wilayah {i}, kind: regional, parent: PUSAT,",
+            f"     timezone: {zones[i % 3]}, accounts: [{', '.join(accounts)}]}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+BUSY_CALENDAR = """\
+campaigns:
+  - slug: hut
+    title: HUT Kementerian
+    period: {start: 2027-10-01, end: 2027-10-31}
+    priority: 1
+    timing: {window: {relative: {start: 30m, end: 3h}}}
+    posts:
+      - {key: satu, at: 2027-10-29T09:00:00+07:00, body: Pos pertama.}
+      - {key: dua, at: 2027-10-29T10:00:00+07:00, body: Pos kedua.}
+  - slug: layanan
+    title: Layanan Daring
+    period: {start: 2027-10-01, end: 2027-10-31}
+    timing: {window: {relative: {start: 0m, end: 2h}}}
+    posts:
+      - {key: tiga, at: 2027-10-29T09:30:00+07:00, body: Pos ketiga.}
+"""
+
+BUSY_SETTINGS = """\
+[timing]
+min_gap = "90m"
+max_per_day = 2
+step = "5m"
+"""
+
+
+@pytest.mark.skipif(not _can_fork(), reason="the second process is used only where fork() is safe")
+def test_a_two_process_plan_times_and_replans_like_a_serial_plan(
+    make_workspace: WorkspaceFactory, tmp_path: Path
+) -> None:
+    """Two processes split the platforms and each times its own: with accounts on three
+    platforms, tight gaps and caps (conflicts across campaigns, some variants left
+    unscheduled), an edit and a removed account, every stored column and the summary
+    equal a serial plan's after each step."""
+    results: dict[int, list[object]] = {1: [], 2: []}
+    for processes in (1, 2):
+        root = make_workspace(
+            org=_org_of(12),
+            calendars={"c.yaml": BUSY_CALENDAR},
+            settings=BUSY_SETTINGS,
+            root=tmp_path / f"ws{processes}",
+        )
+        w = Workspace.open(root, database_url=f"sqlite:///{tmp_path / f'p{processes}.db'}")
+        w.sync()
+        stages = Stages(processes=processes)
+        for step in range(3):
+            if step == 1:  # an edit re-renders one post; its variants are timed again
+                calendar = root / "calendars" / "c.yaml"
+                calendar.write_text(calendar.read_text().replace("Pos kedua.", "Pos dua."))
+                w.sync()
+            if step == 2:  # an account removed: its variants are cancelled
+                (root / "org.yaml").write_text(_org_of(12, without="KANWIL-3"))
+                w.sync()
+            summary = Planner(w, stages=stages).run()
+            with w.engine.connect() as conn:  # the digest of what the timing read
+                state = conn.execute(sa.text("SELECT scope, digest FROM timing_state")).all()
+            results[processes].append(
+                (dict(summary.counts), summary.by_status, summary.findings, _columns(w), state)
+            )
+        w.engine.dispose()
+    serial, parallel = results[1], results[2]
+    assert parallel == serial
+    counts, by_status, _, rows, state = serial[0]
+    assert state
+    assert counts["created"] == 111 and len(rows) == 111  # 37 accounts x 3 posts
+    assert by_status["scheduled"] and by_status["unscheduled"]  # the caps bit
+    assert serial[1][0]["updated"] == 37 and serial[2][0]["cancelled"] == 3

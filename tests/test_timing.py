@@ -325,6 +325,20 @@ def test_same_input_same_output_in_any_order(s: dict[str, Any], rnd: random.Rand
 
 @PROPERTY
 @given(scenarios())
+def test_each_platform_timed_apart_gives_the_same_times(s: dict[str, Any]) -> None:
+    """What lets a plan time its platforms in different processes (``Shard``): no
+    platform's times depend on another platform's requests or fixed times."""
+    whole = snapshot(run(s))
+    apart: dict[str, Timing] = {}
+    for platform in PLATFORMS:
+        requests = [r for r in s["requests"] if r.platform == platform]
+        fixed = [f for f in s["fixed"] if f.platform == platform]
+        apart.update(assign(requests, every_blackout(s), s["rules"], fixed))
+    assert snapshot(apart) == whole
+
+
+@PROPERTY
+@given(scenarios())
 def test_a_shared_minute_is_explained(s: dict[str, Any]) -> None:
     """Two accounts share a platform minute only when one of them found no free one."""
     timings = run(s)
