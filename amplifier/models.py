@@ -149,12 +149,13 @@ class Variant(SQLModel, table=True):
 
     __tablename__ = "variant"
     __table_args__ = (
+        # also the index of post_id alone (its leading column)
         sa.UniqueConstraint("post_id", "account_id"),
         sa.Index("ix_variant_due", "status", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    post_id: int = Field(foreign_key="central_post.id", index=True)
+    post_id: int = Field(foreign_key="central_post.id")
     account_id: int = Field(foreign_key="account.id", index=True)
     unit_id: int = Field(foreign_key="work_unit.id", index=True)
     text: str = ""
@@ -191,10 +192,11 @@ class Delivery(SQLModel, table=True):
     """One attempt to publish a variant."""
 
     __tablename__ = "delivery"
+    # also the index of variant_id alone (its leading column)
     __table_args__ = (sa.UniqueConstraint("variant_id", "attempt"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    variant_id: int = Field(foreign_key="variant.id", index=True)
+    variant_id: int = Field(foreign_key="variant.id")
     attempt: int
     publisher: str = Field(max_length=64)
     worker: str | None = None

@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 
 from amplifier.check import Context as CheckContext
 from amplifier.check import VariantChecker
-from amplifier.database import json_list, json_text, update_rows
+from amplifier.database import insert_rows, json_list, json_text, update_rows
 from amplifier.errors import NotFound
 from amplifier.findings import Finding
 from amplifier.load.source import suggest
@@ -832,11 +832,12 @@ def _existing(
 
 
 def _write(conn: Connection, *batches: list[dict[str, Any]]) -> None:
-    """Bulk writes through Core: one executemany per batch shape."""
+    """Bulk writes: the new rows through ``insert_rows`` (the driver's executemany on
+    SQLite), the updates through Core, one executemany per batch shape."""
     t = VARIANTS
     inserts, *updates = batches
     if inserts:
-        conn.execute(sa.insert(t), inserts)
+        insert_rows(conn, t, inserts)
     for batch in updates:
         update_rows(conn, t, batch)
 

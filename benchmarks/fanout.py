@@ -370,12 +370,12 @@ def plan_rows(db: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
 
 
 def floor_database(base: Path, dest: Path) -> sqlite3.Connection:
-    """The variant table and its parents, created with plain SQL from the same DDL."""
+    """The variant table and its parents, created with plain SQL from the same DDL, on a
+    connection with the product's pragmas (``database.SQLITE_PRAGMAS``)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
     conn = sqlite3.connect(dest)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    database.apply_sqlite_pragmas(conn)
     conn.execute(f"ATTACH DATABASE '{base}' AS src")
     tables = (*PARENT_TABLES, "variant")
     marks = ", ".join("?" * len(tables))
@@ -390,7 +390,6 @@ def floor_database(base: Path, dest: Path) -> sqlite3.Connection:
         conn.execute(f"INSERT INTO main.{table} SELECT * FROM src.{table}")
     conn.commit()
     conn.execute("DETACH DATABASE src")
-    conn.execute("PRAGMA foreign_keys=ON")
     return conn
 
 

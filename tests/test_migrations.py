@@ -1,0 +1,116 @@
+"""Schema migrations: the migrated schema is the models', and 0006 drops the two indexes
+that the unique constraints' indexes already serve."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from amplifier import database
+from amplifier.models import ACCOUNTS, CAMPAIGNS, DELIVERIES, POSTS, UNITS, VARIANTS
+
+REDUNDANT = {"variant": "ix_variant_post_id", "delivery": "ix_delivery_variant_id"}
+T0 = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
+
+
+def _indexes(conn: sa.Connection, table: str) -> dict[str, list[str | None]]:
+    """Every index of the table, the unique constraints' too, by name: its columns."""
+    inspector = sa.inspect(conn)
+    out = {i["name"] or "": list(i["column_names"]) for i in inspector.get_indexes(table)}
+    for u in inspector.get_unique_constraints(table):
+        out.setdefault(u["name"] or f"unique{u['column_names']}", list(u["column_names"]))
+    return out
+
+
+def _rows(conn: sa.Connection) -> None:
+    conn.execute(sa.insert(UNITS).values(code="u", name="U", kind="central", timezone="UTC"))
+    conn.execute(sa.insert(ACCOUNTS).values(unit_id=1, platform="x", handle="h", handle_key="h"))
+    conn.execute(
+        sa.insert(CAMPAIGNS).values(
+            slug="c", title="C", period_start=T0.date(), period_end=T0.date()
+        )
+    )
+    conn.execute(sa.insert(POSTS).values(campaign_id=1, key="p", central_at=T0, body="Isi"))
+    conn.execute(
+        sa.insert(VARIANTS).values(
+            post_id=1, account_id=1, unit_id=1, idempotency_key="k", updated_at=T0
+        )
+    )
+    conn.execute(
+        sa.insert(DELIVERIES).values(variant_id=1, attempt=1, publisher="log", started_at=T0)
+    )
+
+
+def test_the_migrated_schema_is_the_models(database_url: str) -> None:
+    engine = database.create_engine(database_url)
+    database.ensure_schema(engine)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+        for table, name in REDUNDANT.items():
+            assert name not in _indexes(conn, table)
+    engine.dispose()
+
+
+def test_0006_drops_the_redundant_indexes_and_keeps_the_rows(database_url: str) -> None:
+    engine = database.create_engine(database_url)
+    with engine.begin() as conn:
+        command.upgrade(database._config(conn), "0005")
+    with engine.begin() as conn:
+        _rows(conn)
+        for table, name in REDUNDANT.items():
+            assert name in _indexes(conn, table)
+    assert database.upgrade(engine) == ("0005", database.HEAD)
+    with engine.connect() as conn:
+        variant, delivery = _indexes(conn, "variant"), _indexes(conn, "delivery")
+        counts = [
+            conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+            for t in (
+                VARIANTS,
+                DELIVERIES,
+            )
+        ]
+    assert "ix_variant_post_id" not in variant
+    assert "ix_delivery_variant_id" not in delivery
+    # what is left to find a post's variants and a variant's deliveries
+    assert ["post_id", "account_id"] in variant.values()
+    assert ["variant_id", "attempt"] in delivery.values()
+    assert counts == [1, 1]
+    with engine.begin() as conn:
+        command.downgrade(database._config(conn), "0005")
+    with engine.connect() as conn:
+        for table, name in REDUNDANT.items():
+            assert name in _indexes(conn, table)
+    engine.dispose()
+
+
+def test_sqlite_finds_by_post_and_by_variant_through_the_unique_indexes(
+    tmp_path: Path,
+) -> None:
+    engine = database.create_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    database.ensure_schema(engine)
+    ids = ", ".join(str(i) for i in range(1, 21))
+    queries = {
+        f"SELECT id, account_id FROM variant WHERE post_id IN ({ids})": ["post_id", "account_id"],
+        f"SELECT status, count(*) FROM variant WHERE post_id IN ({ids}) GROUP BY status": [
+            "post_id",
+            "account_id",
+        ],
+        "SELECT * FROM delivery WHERE variant_id = 5": ["variant_id", "attempt"],
+    }
+    with engine.connect() as conn:
+        for query, columns in queries.items():
+            plan = " ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}"))
+            found = re.match(r"SEARCH \w+ USING (?:COVERING )?INDEX (\w+) ", plan)
+            assert found is not None, (query, plan)
+            index = found.group(1)
+            used = [r[2] for r in conn.exec_driver_sql(f"PRAGMA index_info({index})")]
+            assert used == columns, (query, plan)
+    engine.dispose()
