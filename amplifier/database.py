@@ -181,11 +181,26 @@ def _insert_driver(conn: sa.Connection, table: sa.Table, rows: list[dict[str, An
     """The SQLite half of ``insert_rows``, for rows that all have the same keys. As in
     Core's executemany, a value is bound as it is (no SQL expressions). False (nothing
     written) if the statement has a parameter this cannot fill."""
-    dialect = conn.dialect
+    prepared = prepare_insert(conn.dialect, table, rows)
+    if prepared is None:
+        return False
+    conn.exec_driver_sql(*prepared)
+    return True
+
+
+def prepare_insert(
+    dialect: sa.Dialect, table: sa.Table, rows: list[dict[str, Any]]
+) -> tuple[str, list[tuple[Any, ...]]] | None:
+    """SQLite: the INSERT statement and the driver's parameter tuples for ``rows`` (all
+    with the same keys), converted as ``insert_rows`` converts them, for
+    ``conn.exec_driver_sql(sql, params)``; None when only Core can insert them. A plan's
+    helper process prepares its rows with it, so the parent only executes."""
+    if dialect.name != "sqlite" or not rows:
+        return None
     compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
     names = compiled.positiontup
     if names is None or set(rows[0]) - set(names):
-        return False
+        return None
     prefetch = {c.key: c for c in compiled.insert_prefetch}
     # the values column by column (a C-level loop each), then transposed into row tuples
     columns: list[Any] = []
@@ -197,7 +212,7 @@ def _insert_driver(conn: sa.Connection, table: sa.Table, rows: list[dict[str, An
         else:
             default = prefetch[name].default if name in prefetch else None
             if not isinstance(default, sa.ColumnDefault) or default.is_clause_element:
-                return False
+                return None
             constant = not default.is_callable
             if constant or getattr(default.arg, "__wrapped__", None) in _EMPTY:
                 # a scalar, or a fresh empty container (``default_factory=list``)
@@ -207,8 +222,7 @@ def _insert_driver(conn: sa.Connection, table: sa.Table, rows: list[dict[str, An
                 continue
             values = [default.arg(None) for _ in rows]
         columns.append(values if process is None else map(process, values))
-    conn.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
-    return True
+    return compiled.string, list(zip(*columns, strict=True))
 
 
 #: callable defaults whose value is always an empty container

@@ -16,6 +16,7 @@ import datetime as dt
 import gc
 import hashlib
 import heapq
+import itertools
 import json
 import multiprocessing
 import os
@@ -26,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -34,7 +36,7 @@ from sqlmodel import Session, col, select
 
 from amplifier.check import Context as CheckContext
 from amplifier.check import VariantChecker
-from amplifier.database import insert_rows, json_list, json_text, update_rows
+from amplifier.database import insert_rows, json_list, json_text, prepare_insert, update_rows
 from amplifier.errors import NotFound
 from amplifier.findings import Finding
 from amplifier.load.source import suggest
@@ -82,7 +84,7 @@ FROZEN = frozenset(
 )
 
 Progress = Callable[[int, int], None]
-_T = TypeVar("_T")
+_T = TypeVar("_T", bound=tuple[Any, ...])
 HAND_CANCELLED = "cancelled by hand"
 
 
@@ -247,9 +249,6 @@ class Planner:
         now = utcnow()
         with self.ws.engine.begin() as conn:
             existing, stored_states = _existing(conn, post_ids)
-            inserts: list[dict[str, Any]] = []
-            updates: list[dict[str, Any]] = []
-            touches: list[dict[str, Any]] = []
             seen: set[tuple[int, int]] = set()
             live = [(c, p) for c, p in posts if c.active and p.active]
             plans = [(c, p, select_targets(directory, c.targets, p.targets)) for c, p in live]
@@ -366,7 +365,6 @@ class Planner:
                 now,
             )
             parts = self._run_parts(work, conn, stored_states)
-            inserts = [row for _, row in _in_order(p.inserts for p in parts)]
             for _, listed in _in_order(p.findings for p in parts):
                 summary.findings.extend(listed)
             updates = [row for p in parts for row in p.updates]
@@ -388,7 +386,8 @@ class Planner:
                 counts["cancelled"] = len(cancels)
                 by_status[str(VariantStatus.CANCELLED)] += len(cancels)
             counts["timed"] = timed
-            _write(conn, inserts, updates, touches, cancels, changes)
+            _insert(conn, _in_order(p.inserts for p in parts))
+            _write(conn, updates, touches, cancels, changes)
             if timed_any:
                 done_input = timing_input(self.ws, conn, post_ids, now, states)
                 store_timing(conn, timing_scope(post_ids), done_input)
@@ -466,7 +465,7 @@ class Planner:
                     publish_at=None,
                     due_at=None,
                 )
-                part.inserts.append((position, row))
+                part.inserts.append((position, None, row))
                 inserts.append(row)
                 counts["created"] += 1
                 by_status[str(row["status"])] += 1
@@ -498,6 +497,7 @@ class Planner:
                 now=work.now,
                 shard=shard,
             )
+        _prepare(part, self.ws.engine.dialect)
         return part
 
     def _timing_current(
@@ -662,7 +662,8 @@ class _Work:
 class _Part:
     """What one part of a plan produced."""
 
-    inserts: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (position, row)
+    #: (position, None, row), or once prepared (position, SQL, the driver's parameters)
+    inserts: list[tuple[int, str | None, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     touches: list[dict[str, Any]] = field(default_factory=list)
     cancels: list[dict[str, Any]] = field(default_factory=list)
@@ -706,11 +707,10 @@ def _shards(work: _Work, processes: int) -> list[Shard]:
     return [Shard(frozenset(m), orphans=i == 0) for i, m in enumerate(members) if m]
 
 
-def _in_order(
-    parts: Iterable[list[tuple[int, _T]]],
-) -> Iterator[tuple[int, _T]]:
-    """Items of several parts, each in target order, merged back into target order."""
-    return heapq.merge(*parts, key=lambda item: item[0])
+def _in_order(parts: Iterable[list[_T]]) -> Iterator[_T]:
+    """Items ``(position, …)`` of several parts, each in target order, merged back into
+    target order."""
+    return heapq.merge(*parts, key=itemgetter(0))
 
 
 def _input_hash(post_hash: str, unit: _Unit, account: _Account, chain_hash: str) -> str:
@@ -831,15 +831,37 @@ def _existing(
     return out, states
 
 
+def _prepare(part: _Part, dialect: sa.Dialect) -> None:
+    """Turn a part's new rows into the driver's parameters where the database allows
+    (``prepare_insert``): the work is done in the part's process, and tuples of plain
+    values cost a fraction of row dicts to send back to the parent."""
+    rows = [row for _, _, row in part.inserts]
+    if not rows or any(row.keys() != rows[0].keys() for row in rows):
+        return
+    prepared = prepare_insert(dialect, VARIANTS, rows)
+    if prepared is not None:
+        sql, params = prepared
+        part.inserts = [
+            (position, sql, values)
+            for (position, _, _), values in zip(part.inserts, params, strict=True)
+        ]
+
+
+def _insert(conn: Connection, inserts: Iterable[tuple[int, str | None, Any]]) -> None:
+    """Insert the parts' new rows in target order: each run of prepared rows with one
+    statement is one driver executemany, each run of row dicts one ``insert_rows``."""
+    for sql, run in itertools.groupby(inserts, key=itemgetter(1)):
+        values = [item[2] for item in run]
+        if sql is None:
+            insert_rows(conn, VARIANTS, values)
+        else:
+            conn.exec_driver_sql(sql, values)
+
+
 def _write(conn: Connection, *batches: list[dict[str, Any]]) -> None:
-    """Bulk writes: the new rows through ``insert_rows`` (the driver's executemany on
-    SQLite), the updates through Core, one executemany per batch shape."""
-    t = VARIANTS
-    inserts, *updates = batches
-    if inserts:
-        insert_rows(conn, t, inserts)
-    for batch in updates:
-        update_rows(conn, t, batch)
+    """Bulk updates through Core, one executemany per batch shape."""
+    for batch in batches:
+        update_rows(conn, VARIANTS, batch)
 
 
 @dataclass
