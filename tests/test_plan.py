@@ -273,7 +273,7 @@ step = "5m"
 
 @pytest.mark.skipif(not _can_fork(), reason="the second process is used only where fork() is safe")
 def test_a_two_process_plan_times_and_replans_like_a_serial_plan(
-    make_workspace: WorkspaceFactory, tmp_path: Path
+    make_workspace: WorkspaceFactory, tmp_path: Path, database_url: str
 ) -> None:
     """Two processes split the platforms and each times its own: with accounts on three
     platforms, tight gaps and caps (conflicts across campaigns, some variants left
@@ -287,7 +287,9 @@ def test_a_two_process_plan_times_and_replans_like_a_serial_plan(
             settings=BUSY_SETTINGS,
             root=tmp_path / f"ws{processes}",
         )
-        w = Workspace.open(root, database_url=f"sqlite:///{tmp_path / f'p{processes}.db'}")
+        # the serial plan on SQLite, the two-process one on SQLite and on PostgreSQL
+        url = database_url if processes == 2 else f"sqlite:///{tmp_path / 'serial.db'}"
+        w = Workspace.open(root, database_url=url)
         w.sync()
         stages = Stages(processes=processes)
         for step in range(3):
