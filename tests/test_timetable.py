@@ -9,7 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
+import amplifier.plan
 from amplifier import timetable
 from amplifier.cli.app import run
 from amplifier.review import review_variants
@@ -279,3 +281,94 @@ def test_no_timing_digest_once_now_is_past_a_central_time(
         assert stored == timetable.timing_input(ws, conn, ids, dt.datetime.now(dt.UTC))
         assert timetable.timing_input(ws, conn, None, CENTRAL - dt.timedelta(hours=1))
         assert timetable.timing_input(ws, conn, None, CENTRAL + dt.timedelta(minutes=1)) is None
+
+
+def test_timing_states_read_raw_are_those_of_the_stored_rows(
+    make_workspace: WorkspaceFactory, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The states a plan reads without type processing (``state_columns``) are the ones
+    the processed rows give, and the ones the timing stage made of its rows in memory:
+    so the re-plan of unchanged input finds the timing current, on either database."""
+    import amplifier.plan
+
+    root = make_workspace(calendars={"hut.yaml": CALENDAR.replace("REVIEW", "auto")})
+    ws = Workspace.open(root, database_url=database_url)
+    ws.sync()
+    ws.plan()
+    with ws.engine.connect() as conn:
+        raw = [
+            timetable.stored_state(r) for r in conn.execute(sa.select(*timetable.state_columns()))
+        ]
+        processed = [
+            timetable.variant_timing(r)
+            for r in conn.execute(sa.select(*timetable.timing_columns()))
+        ]
+        assert sorted(raw) == sorted(processed)
+        assert raw and all(s[6] is not None and s[5] == "scheduled" for s in raw)
+        ids = [1]
+        stored = timetable.stored_timing(conn, timetable.timing_scope(ids))
+        assert stored == timetable.timing_input(ws, conn, ids, dt.datetime.now(dt.UTC))
+    calls: list[int] = []
+    real = amplifier.plan.time_variants
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(amplifier.plan, "time_variants", counting)
+    assert ws.plan().counts["timed"] == 0 and not calls
+
+
+def test_the_timing_digest_changes_with_each_input_it_reads(
+    make_workspace: WorkspaceFactory, database_url: str
+) -> None:
+    from amplifier.models import ACCOUNTS, BLACKOUTS, POSTS, UNITS, VARIANTS
+
+    root = make_workspace(calendars={"hut.yaml": CALENDAR.replace("REVIEW", "auto")})
+    ws = Workspace.open(root, database_url=database_url)
+    ws.sync()
+    ws.plan()
+    before = CENTRAL - dt.timedelta(days=1)
+    with ws.engine.connect() as conn:
+        first = conn.execute(sa.select(VARIANTS.c.id, VARIANTS.c.publish_at)).first()
+        assert first is not None and first.publish_at is not None
+    changes: dict[str, Any] = {
+        "a unit's timezone": sa.update(UNITS)
+        .where(UNITS.c.id == 1)
+        .values(timezone="Asia/Jayapura"),
+        "an account added": sa.insert(ACCOUNTS).values(
+            unit_id=1, platform="threads", handle="baru", handle_key="baru", active=True
+        ),
+        "a blackout added": sa.insert(BLACKOUTS).values(
+            key="libur",
+            name="Libur",
+            kind="custom",
+            starts_at=CENTRAL + dt.timedelta(days=3),
+            ends_at=CENTRAL + dt.timedelta(days=4),
+            scope={},
+            campaigns=[],
+            active=True,
+        ),
+        "a post's central time": sa.update(POSTS)
+        .where(POSTS.c.id == 1)
+        .values(central_at=CENTRAL + dt.timedelta(hours=1)),
+        "a variant's status, by someone else": sa.update(VARIANTS)
+        .where(VARIANTS.c.id == first.id)
+        .values(status=VariantStatus.UNSCHEDULED),
+        "a variant's time, by a second": sa.update(VARIANTS)
+        .where(VARIANTS.c.id == first.id)
+        .values(publish_at=first.publish_at + dt.timedelta(seconds=1)),
+    }
+    seen: dict[str | None, str] = {}
+    with ws.engine.begin() as conn:
+        seen[timetable.timing_input(ws, conn, None, before)] = "nothing"
+        for what, statement in changes.items():
+            conn.execute(statement)
+            found = timetable.timing_input(ws, conn, None, before)
+            assert found is not None and found not in seen, what
+            seen[found] = what
+            # the scope's states handed over give the same digest as reading them
+            _, states = amplifier.plan._existing(conn, [1])
+            assert timetable.timing_input(ws, conn, [1], before) == timetable.timing_input(
+                ws, conn, [1], before, scope_states=states
+            ), what
