@@ -289,8 +289,6 @@ def test_timing_states_read_raw_are_those_of_the_stored_rows(
     """The states a plan reads without type processing (``state_columns``) are the ones
     the processed rows give, and the ones the timing stage made of its rows in memory:
     so the re-plan of unchanged input finds the timing current, on either database."""
-    import amplifier.plan
-
     root = make_workspace(calendars={"hut.yaml": CALENDAR.replace("REVIEW", "auto")})
     ws = Workspace.open(root, database_url=database_url)
     ws.sync()
