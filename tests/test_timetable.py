@@ -317,19 +317,33 @@ def test_timing_states_read_raw_are_those_of_the_stored_rows(
     assert ws.plan().counts["timed"] == 0 and not calls
 
 
+TWO_POSTS = (
+    CALENDAR.replace("REVIEW", "auto")
+    + """\
+      - key: dua
+        at: 2027-10-30T09:00:00+07:00
+        body: Pos kedua.
+"""
+)
+
+
 def test_the_timing_digest_changes_with_each_input_it_reads(
     make_workspace: WorkspaceFactory, database_url: str
 ) -> None:
+    """Every kind of input timing reads changes the digest, of all posts and of one post
+    (whose variants' states the plan hands over, and whose others are read)."""
     from amplifier.models import ACCOUNTS, BLACKOUTS, POSTS, UNITS, VARIANTS
 
-    root = make_workspace(calendars={"hut.yaml": CALENDAR.replace("REVIEW", "auto")})
+    root = make_workspace(calendars={"hut.yaml": TWO_POSTS})
     ws = Workspace.open(root, database_url=database_url)
     ws.sync()
     ws.plan()
     before = CENTRAL - dt.timedelta(days=1)
     with ws.engine.connect() as conn:
-        first = conn.execute(sa.select(VARIANTS.c.id, VARIANTS.c.publish_at)).first()
-        assert first is not None and first.publish_at is not None
+        other = conn.execute(  # a variant of the second post: outside the scope [1]
+            sa.select(VARIANTS.c.id, VARIANTS.c.publish_at).where(VARIANTS.c.post_id == 2)
+        ).first()
+        assert other is not None and other.publish_at is not None
     changes: dict[str, Any] = {
         "a unit's timezone": sa.update(UNITS)
         .where(UNITS.c.id == 1)
@@ -351,22 +365,24 @@ def test_the_timing_digest_changes_with_each_input_it_reads(
         .where(POSTS.c.id == 1)
         .values(central_at=CENTRAL + dt.timedelta(hours=1)),
         "a variant's status, by someone else": sa.update(VARIANTS)
-        .where(VARIANTS.c.id == first.id)
+        .where(VARIANTS.c.id == other.id)
         .values(status=VariantStatus.UNSCHEDULED),
         "a variant's time, by a second": sa.update(VARIANTS)
-        .where(VARIANTS.c.id == first.id)
-        .values(publish_at=first.publish_at + dt.timedelta(seconds=1)),
+        .where(VARIANTS.c.id == other.id)
+        .values(publish_at=other.publish_at + dt.timedelta(seconds=1)),
     }
-    seen: dict[str | None, str] = {}
+
+    def digests(conn: sa.Connection) -> tuple[str | None, str | None]:
+        _, states = amplifier.plan._existing(conn, [1])
+        handed = timetable.timing_input(ws, conn, [1], before, scope_states=states)
+        assert handed == timetable.timing_input(ws, conn, [1], before)
+        return timetable.timing_input(ws, conn, None, before), handed
+
     with ws.engine.begin() as conn:
-        seen[timetable.timing_input(ws, conn, None, before)] = "nothing"
+        seen = [digests(conn)]
         for what, statement in changes.items():
             conn.execute(statement)
-            found = timetable.timing_input(ws, conn, None, before)
-            assert found is not None and found not in seen, what
-            seen[found] = what
-            # the scope's states handed over give the same digest as reading them
-            _, states = amplifier.plan._existing(conn, [1])
-            assert timetable.timing_input(ws, conn, [1], before) == timetable.timing_input(
-                ws, conn, [1], before, scope_states=states
-            ), what
+            every, one = digests(conn)
+            assert every is not None and one is not None, what
+            assert every not in {d[0] for d in seen} and one not in {d[1] for d in seen}, what
+            seen.append((every, one))
