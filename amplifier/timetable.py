@@ -424,19 +424,8 @@ def variant_timing(row: Any, written: Mapping[str, Any] | None = None) -> tuple[
         attempts,
         held_by,
     ) = row
-    return (
-        key,
-        post_id,
-        account_id,
-        unit_id,
-        str(review),
-        str(status),
-        _instant(publish_at),
-        _instant(due_at),
-        attempts or 0,
-        held_by,
-        tuple(json_list(reasons) if reasons is None or isinstance(reasons, str) else reasons),
-    )
+    state = (key, post_id, account_id, unit_id, str(review), str(status))
+    return stored_state((*state, publish_at, due_at, attempts, held_by, reasons))
 
 
 def state_columns() -> list[sa.ColumnElement[Any]]:
@@ -460,32 +449,17 @@ def state_columns() -> list[sa.ColumnElement[Any]]:
 
 
 def stored_state(values: Sequence[Any]) -> tuple[Any, ...]:
-    """The timing state (``variant_timing``) of a row read with ``state_columns``."""
-    (
-        key,
-        post_id,
-        account_id,
-        unit_id,
-        review,
-        status,
-        publish_at,
-        due_at,
-        attempts,
-        held_by,
-        reasons,
-    ) = values
+    """The timing state (``variant_timing``) of a row read with ``state_columns`` (or of
+    values in that order: times as stored text or aware datetimes, reasons as JSON text
+    or a list)."""
+    publish_at, due_at, attempts, held_by, reasons = values[6:]
     return (
-        key,
-        post_id,
-        account_id,
-        unit_id,
-        review,
-        status,
+        *values[:6],  # key, post, account, unit, review, status
         _instant(publish_at),
         _instant(due_at),
         attempts or 0,
         held_by,
-        tuple(json_list(reasons)),
+        tuple(json_list(reasons) if reasons is None or isinstance(reasons, str) else reasons),
     )
 
 

@@ -233,12 +233,8 @@ def test_a_masa_tenang_that_blocks_the_campaign_moves_it_instead(
         assert any("Masa tenang Pilkada" in r for r in v.reasons)
 
 
-def test_replan_of_unchanged_input_does_not_retime_until_the_timing_input_changes(
-    make_workspace: WorkspaceFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import amplifier.plan
-
-    ws = make(make_workspace, tmp_path)
+def count_timings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gets an item each time a plan runs the timing stage."""
     calls: list[int] = []
     real = amplifier.plan.time_variants
 
@@ -247,6 +243,14 @@ def test_replan_of_unchanged_input_does_not_retime_until_the_timing_input_change
         return real(*args, **kwargs)
 
     monkeypatch.setattr(amplifier.plan, "time_variants", counting)
+    return calls
+
+
+def test_replan_of_unchanged_input_does_not_retime_until_the_timing_input_changes(
+    make_workspace: WorkspaceFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = make(make_workspace, tmp_path)
+    calls = count_timings(monkeypatch)
     before = {v.id: v.publish_at for v in ws.variants()}
     assert ws.plan().counts["timed"] == 0 and not calls  # the digest matched
     # the posting hours change in amplifier.toml: nothing to re-render, but re-time
@@ -306,14 +310,7 @@ def test_timing_states_read_raw_are_those_of_the_stored_rows(
         ids = [1]
         stored = timetable.stored_timing(conn, timetable.timing_scope(ids))
         assert stored == timetable.timing_input(ws, conn, ids, dt.datetime.now(dt.UTC))
-    calls: list[int] = []
-    real = amplifier.plan.time_variants
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(amplifier.plan, "time_variants", counting)
+    calls = count_timings(monkeypatch)
     assert ws.plan().counts["timed"] == 0 and not calls
 
 
