@@ -40,7 +40,7 @@ from amplifier.database import insert_rows, json_list, json_text, prepare_insert
 from amplifier.errors import NotFound
 from amplifier.findings import Finding
 from amplifier.load.source import suggest
-from amplifier.models import VARIANTS, Account, Campaign, CentralPost, WorkUnit, utcnow
+from amplifier.models import POSTS, VARIANTS, Campaign, CentralPost, utcnow
 from amplifier.policy.config import RequireSpec
 from amplifier.render import (
     Renderer,
@@ -51,19 +51,19 @@ from amplifier.render import (
     zone_of,
 )
 from amplifier.review import initial_state
-from amplifier.targeting import Directory, select_targets
+from amplifier.targeting import AccountRow, Directory, UnitRow, read_directory, select_targets
 from amplifier.timetable import (
     Planned,
     Shard,
     Timed,
     hold,
+    state_columns,
     store_timing,
+    stored_state,
     stored_timing,
     time_variants,
-    timing_columns,
     timing_input,
     timing_scope,
-    variant_timing,
 )
 from amplifier.vocab import Platform, VariantStatus
 
@@ -108,9 +108,12 @@ class PlanSummary:
         }
 
 
+_is_bytes = bytes.__instancecheck__  # isinstance(part, bytes), mapped in C
+
+
 def digest(*parts: Any) -> str:
     """blake2b-128 of the parts, each followed by a unit separator."""
-    if any(isinstance(part, bytes) for part in parts):
+    if any(map(_is_bytes, parts)):
         h = hashlib.blake2b(digest_size=16)
         for part in parts:
             h.update(part if isinstance(part, bytes) else str(part).encode())
@@ -214,9 +217,7 @@ class Planner:
     def load(
         self, session: Session, campaign: str | None, post: str | None
     ) -> tuple[Directory, list[tuple[Campaign, CentralPost]]]:
-        directory = Directory.from_rows(
-            session.exec(select(WorkUnit)).all(), session.exec(select(Account)).all()
-        )
+        directory = read_directory(session.connection())
         self.central_handles = central_handles(directory)
         query = select(Campaign, CentralPost).join(
             CentralPost, col(CentralPost.campaign_id) == col(Campaign.id)
@@ -581,8 +582,8 @@ class Planner:
 
     def _render(
         self,
-        unit: WorkUnit,
-        account: Account,
+        unit: UnitRow,
+        account: AccountRow,
         camp: Campaign,
         cpost: CentralPost,
         chain: tuple[str, ...],
@@ -743,7 +744,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _unit_of(directory: Directory, unit: WorkUnit) -> _Unit:
+def _unit_of(directory: Directory, unit: UnitRow) -> _Unit:
     assert unit.id is not None
     variables = unit_variables(unit)
     return _Unit(
@@ -757,7 +758,7 @@ def _unit_of(directory: Directory, unit: WorkUnit) -> _Unit:
     )
 
 
-def _account_of(account: Account) -> _Account:
+def _account_of(account: AccountRow) -> _Account:
     assert account.id is not None
     return _Account(
         account.id,
@@ -770,16 +771,18 @@ def _account_of(account: Account) -> _Account:
 
 
 def _status_counts(ws: Workspace, post_ids: Sequence[int | None]) -> Counter[str]:
+    """The variants of the posts by status. When they are every post, one count over the
+    whole table (an index holds every status: no row is read)."""
     t = VARIANTS
-    ids = [i for i in post_ids if i is not None]
+    ids = sorted({i for i in post_ids if i is not None})
     counts: Counter[str] = Counter()
     with ws.engine.connect() as conn:
-        for start in range(0, len(ids), 500):
-            query = (
-                sa.select(t.c.status, sa.func.count())
-                .where(t.c.post_id.in_(ids[start : start + 500]))
-                .group_by(t.c.status)
-            )
+        every = conn.execute(sa.select(sa.func.count()).select_from(POSTS)).scalar_one()
+        chunks = [None] if ids and len(ids) == every else range(0, len(ids), 500)
+        for start in chunks:
+            query = sa.select(t.c.status, sa.func.count()).group_by(t.c.status)
+            if start is not None:
+                query = query.where(t.c.post_id.in_(ids[start : start + 500]))
             for status, n in conn.execute(query):
                 counts[str(status)] += n
     return counts
@@ -801,32 +804,40 @@ def _top_source(chain: tuple[str, ...]) -> str:
 def _existing(
     conn: Connection, post_ids: Sequence[int | None]
 ) -> tuple[dict[tuple[int, int], _Existing], list[tuple[Any, ...]]]:
-    """The stored variants of the posts, and their timing states (``variant_timing``):
-    one read serves the plan and the check whether the timing is current."""
+    """The stored variants of the posts, and their timing states (``stored_state``): one
+    read serves the plan and the check whether the timing is current.
+    The columns come as the driver hands them over (``state_columns``): no type
+    processing, which was most of the time of a re-plan of unchanged input."""
     t = VARIANTS
     out: dict[tuple[int, int], _Existing] = {}
     states: list[tuple[Any, ...]] = []
     ids = [i for i in post_ids if i is not None]
-    columns = timing_columns()
+    columns = state_columns()
     n = len(columns)
     for start in range(0, len(ids), 500):
         query = sa.select(
-            *columns, t.c.input_hash, t.c.content_hash, json_text(t.c.findings)
+            *columns,
+            t.c.id,
+            t.c.input_hash,
+            t.c.content_hash,
+            json_text(t.c.findings),
         ).where(t.c.post_id.in_(ids[start : start + 500]))
         for row in conn.execute(query):
             values = tuple(row)
-            states.append(variant_timing(values[:n]))
-            reasons = row.reasons
-            out[(row.post_id, row.account_id)] = _Existing(
-                row.id,
-                row.input_hash,
-                row.content_hash,
-                str(row.status),
-                str(row.review),
-                values[n + 2],
-                bool(reasons)
+            state = stored_state(values[:n])
+            states.append(state)
+            variant_id, input_hash, content_hash, findings_json = values[n:]
+            reasons = values[n - 1]
+            out[(state[1], state[2])] = _Existing(
+                variant_id,
+                input_hash,
+                content_hash,
+                status=state[5],
+                review=state[4],
+                findings_json=findings_json,
+                by_hand=bool(reasons)
                 and HAND_CANCELLED in reasons
-                and any(r.startswith(HAND_CANCELLED) for r in json_list(reasons)),
+                and any(r.startswith(HAND_CANCELLED) for r in state[-1]),
             )
     return out, states
 

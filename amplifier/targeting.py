@@ -13,15 +13,53 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from amplifier.models import Account, WorkUnit
+import sqlalchemy as sa
+
+from amplifier.models import ACCOUNTS, UNITS, Account, WorkUnit
+from amplifier.vocab import AccountMode, Platform, UnitKind
+
+
+class UnitRecord(NamedTuple):
+    """A ``work_unit`` row read through Core (``read_directory``): the same values as a
+    ``WorkUnit``, without the cost of an ORM object and its instrumented attributes."""
+
+    id: int
+    code: str
+    name: str
+    kind: UnitKind
+    parent_id: int | None
+    region: str | None
+    city: str | None
+    timezone: str
+    languages: list[str]
+    tags: list[str]
+    active: bool
+
+
+class AccountRecord(NamedTuple):
+    """An ``account`` row read through Core (``read_directory``), as ``UnitRecord``."""
+
+    id: int
+    unit_id: int
+    platform: Platform
+    handle: str
+    handle_key: str
+    url: str | None
+    profile_photo: str | None
+    mode: AccountMode
+    active: bool
+
+
+UnitRow = WorkUnit | UnitRecord
+AccountRow = Account | AccountRecord
 
 
 @dataclass(frozen=True)
 class Target:
-    unit: WorkUnit
-    account: Account
+    unit: UnitRow
+    account: AccountRow
     reasons: tuple[str, ...]
 
 
@@ -29,19 +67,19 @@ class Target:
 class Directory:
     """Active units and accounts, indexed for targeting and for walking up the tree."""
 
-    units: dict[int, WorkUnit]
-    by_code: dict[str, WorkUnit]
+    units: dict[int, UnitRow]
+    by_code: dict[str, UnitRow]
     children: dict[int, list[int]]
-    accounts: dict[int, list[Account]] = field(default_factory=dict)
+    accounts: dict[int, list[AccountRow]] = field(default_factory=dict)
 
     @classmethod
-    def from_rows(cls, units: Iterable[WorkUnit], accounts: Iterable[Account]) -> Directory:
+    def from_rows(cls, units: Iterable[UnitRow], accounts: Iterable[AccountRow]) -> Directory:
         active = {u.id: u for u in units if u.active and u.id is not None}
         children: dict[int, list[int]] = {}
         for u in active.values():
             if u.parent_id is not None:
                 children.setdefault(u.parent_id, []).append(u.id)  # type: ignore[arg-type]
-        by_unit: dict[int, list[Account]] = {}
+        by_unit: dict[int, list[AccountRow]] = {}
         for a in sorted(accounts, key=lambda a: (a.unit_id, a.platform, a.handle_key)):
             if a.active and a.unit_id in active:
                 by_unit.setdefault(a.unit_id, []).append(a)
@@ -58,9 +96,9 @@ class Directory:
             stack.extend(self.children.get(uid, ()))
         return out
 
-    def ancestors(self, unit: WorkUnit) -> list[WorkUnit]:
+    def ancestors(self, unit: UnitRow) -> list[UnitRow]:
         """Parent, grandparent, … up to the root (inactive parents are skipped over)."""
-        out: list[WorkUnit] = []
+        out: list[UnitRow] = []
         seen = {unit.id}
         parent_id = unit.parent_id
         while parent_id is not None and parent_id not in seen:
@@ -71,6 +109,18 @@ class Directory:
             out.append(parent)
             parent_id = parent.parent_id
         return out
+
+
+def read_directory(conn: sa.Connection) -> Directory:
+    """The directory of the database's units and accounts, read as records (Core rows,
+    the same values as the ORM objects): what a plan reads of them, at a fraction of
+    the cost of loading 25,000 ORM objects."""
+    units = sa.select(*(UNITS.c[name] for name in UnitRecord._fields))
+    accounts = sa.select(*(ACCOUNTS.c[name] for name in AccountRecord._fields))
+    return Directory.from_rows(
+        [UnitRecord(*row) for row in conn.execute(units)],
+        [AccountRecord(*row) for row in conn.execute(accounts)],
+    )
 
 
 def select_units(directory: Directory, targets: Mapping[str, Any] | None) -> dict[int, list[str]]:
@@ -95,7 +145,7 @@ def select_units(directory: Directory, targets: Mapping[str, Any] | None) -> dic
 
 
 def _attribute_reasons(
-    unit: WorkUnit, uid: int, t: Mapping[str, Any], subtrees: Mapping[str, set[int]]
+    unit: UnitRow, uid: int, t: Mapping[str, Any], subtrees: Mapping[str, set[int]]
 ) -> list[str] | None:
     reasons: list[str] = []
     if t.get("kinds"):

@@ -16,9 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -431,8 +432,8 @@ class Timed(NamedTuple):
 
 
 def variant_timing(row: Any, written: Mapping[str, Any] | None = None) -> tuple[Any, ...]:
-    """A variant's timing columns (``_Row`` order, or a stored row of ``_timing_columns``)
-    as a canonical tuple; ``written``: the values a plan sets over them."""
+    """A variant's timing columns (``_Row`` order) as a canonical tuple, the one
+    ``stored_state`` makes of the stored row; ``written``: the values a plan sets over them."""
     if written:
         row = _Row(
             *(written.get(name, value) for name, value in zip(_Row._fields, row, strict=True))
@@ -451,19 +452,52 @@ def variant_timing(row: Any, written: Mapping[str, Any] | None = None) -> tuple[
         attempts,
         held_by,
     ) = row
+    state = (key, post_id, account_id, unit_id, str(review), str(status))
+    return stored_state((*state, publish_at, due_at, attempts, held_by, reasons))
+
+
+def state_columns() -> list[sa.ColumnElement[Any]]:
+    """The variant columns of a timing state, in its order, read as the driver hands them
+    over (no type processing: most of a re-plan's time went into it): ``stored_state``
+    makes the state of such a row."""
+    raw = sa.String()
+    return [
+        V.c.idempotency_key,
+        V.c.post_id,
+        V.c.account_id,
+        V.c.unit_id,
+        sa.type_coerce(V.c.review, raw),
+        sa.type_coerce(V.c.status, raw),
+        sa.type_coerce(V.c.publish_at, raw),
+        sa.type_coerce(V.c.due_at, raw),
+        V.c.attempts,
+        V.c.held_by,
+        json_text(V.c.reasons),
+    ]
+
+
+def stored_state(values: Sequence[Any]) -> tuple[Any, ...]:
+    """The timing state (``variant_timing``) of a row read with ``state_columns`` (or of
+    values in that order: times as stored text or aware datetimes, reasons as JSON text
+    or a list)."""
+    publish_at, due_at, attempts, held_by, reasons = values[6:]
     return (
-        key,
-        post_id,
-        account_id,
-        unit_id,
-        str(review),
-        str(status),
-        None if publish_at is None else publish_at.timestamp(),
-        None if due_at is None else due_at.timestamp(),
+        *values[:6],  # key, post, account, unit, review, status
+        _instant(publish_at),
+        _instant(due_at),
         attempts or 0,
         held_by,
         tuple(json_list(reasons) if reasons is None or isinstance(reasons, str) else reasons),
     )
+
+
+def _instant(value: dt.datetime | str | None) -> str | None:
+    """A time of a timing state: its stored UTC text. SQLite hands back that text itself
+    (as SQLAlchemy writes it, to the microsecond); other drivers an aware datetime, and a
+    plan's rows hold aware datetimes: those are written out in the same form."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _electoral_in_quiet_periods(
@@ -568,7 +602,7 @@ def _differs(row: Any, values: Mapping[str, Any]) -> bool:
 
 # --- the timing state: is a re-time needed at all? ------------------------------------------
 
-TIMING_VERSION = "1"  # bump when timing changes in a way that must re-time everything
+TIMING_VERSION = "2"  # bump when timing changes in a way that must re-time everything
 
 
 def timing_scope(post_ids: Iterable[int] | None) -> str:
@@ -632,13 +666,21 @@ def timing_input(
     add(sorted(post_ids) if post_ids is not None else None)
     add([tuple(r) for r in posts])
     for table in (UNITS, ACCOUNTS, BLACKOUTS):
-        add([tuple(r) for r in conn.execute(sa.select(table).order_by(table.c.id))])
-    if states is None:
-        query = sa.select(*timing_columns())
-        if scope_states is not None and post_ids is not None:
-            query = query.where(V.c.post_id.not_in(post_ids))
-        states = [variant_timing(r) for r in conn.execute(query)] + (scope_states or [])
-    add(sorted(states))
+        # the stored values as the driver hands them over: no type processing
+        raw = [sa.type_coerce(c, sa.String()) for c in table.c]
+        add([tuple(r) for r in conn.execute(sa.select(*raw).order_by(table.c.id))])
+    if states is None and scope_states is not None and in_scope is not None:
+        if in_scope.issuperset(r.id for r in posts):
+            states = scope_states  # every post is in scope: there are no others to read
+        else:
+            query = sa.select(*state_columns()).where(V.c.post_id.not_in(sorted(in_scope)))
+            states = [stored_state(r) for r in conn.execute(query)] + scope_states
+    elif states is None:
+        every = conn.execute(sa.select(*state_columns()))
+        states = [stored_state(r) for r in every] + (scope_states or [])
+    # in key order: keys are unique, so this is the order of the whole states, found
+    # at half the cost of comparing tuples
+    add(sorted(states, key=itemgetter(0)))
     return h.hexdigest()
 
 

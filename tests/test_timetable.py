@@ -9,7 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
+import amplifier.plan
 from amplifier import timetable
 from amplifier.cli.app import run
 from amplifier.review import review_variants
@@ -231,12 +233,8 @@ def test_a_masa_tenang_that_blocks_the_campaign_moves_it_instead(
         assert any("Masa tenang Pilkada" in r for r in v.reasons)
 
 
-def test_replan_of_unchanged_input_does_not_retime_until_the_timing_input_changes(
-    make_workspace: WorkspaceFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import amplifier.plan
-
-    ws = make(make_workspace, tmp_path)
+def count_timings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gets an item each time a plan runs the timing stage."""
     calls: list[int] = []
     real = amplifier.plan.time_variants
 
@@ -245,6 +243,14 @@ def test_replan_of_unchanged_input_does_not_retime_until_the_timing_input_change
         return real(*args, **kwargs)
 
     monkeypatch.setattr(amplifier.plan, "time_variants", counting)
+    return calls
+
+
+def test_replan_of_unchanged_input_does_not_retime_until_the_timing_input_changes(
+    make_workspace: WorkspaceFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = make(make_workspace, tmp_path)
+    calls = count_timings(monkeypatch)
     before = {v.id: v.publish_at for v in ws.variants()}
     assert ws.plan().counts["timed"] == 0 and not calls  # the digest matched
     # the posting hours change in amplifier.toml: nothing to re-render, but re-time
@@ -279,3 +285,101 @@ def test_no_timing_digest_once_now_is_past_a_central_time(
         assert stored == timetable.timing_input(ws, conn, ids, dt.datetime.now(dt.UTC))
         assert timetable.timing_input(ws, conn, None, CENTRAL - dt.timedelta(hours=1))
         assert timetable.timing_input(ws, conn, None, CENTRAL + dt.timedelta(minutes=1)) is None
+
+
+def test_timing_states_read_raw_are_those_of_the_stored_rows(
+    make_workspace: WorkspaceFactory, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The states a plan reads without type processing (``state_columns``) are the ones
+    the processed rows give, and the ones the timing stage made of its rows in memory:
+    so the re-plan of unchanged input finds the timing current, on either database."""
+    root = make_workspace(calendars={"hut.yaml": CALENDAR.replace("REVIEW", "auto")})
+    ws = Workspace.open(root, database_url=database_url)
+    ws.sync()
+    ws.plan()
+    with ws.engine.connect() as conn:
+        raw = [
+            timetable.stored_state(r) for r in conn.execute(sa.select(*timetable.state_columns()))
+        ]
+        processed = [
+            timetable.variant_timing(r)
+            for r in conn.execute(sa.select(*timetable.timing_columns()))
+        ]
+        assert sorted(raw) == sorted(processed)
+        assert raw and all(s[6] is not None and s[5] == "scheduled" for s in raw)
+        ids = [1]
+        stored = timetable.stored_timing(conn, timetable.timing_scope(ids))
+        assert stored == timetable.timing_input(ws, conn, ids, dt.datetime.now(dt.UTC))
+    calls = count_timings(monkeypatch)
+    assert ws.plan().counts["timed"] == 0 and not calls
+
+
+TWO_POSTS = (
+    CALENDAR.replace("REVIEW", "auto")
+    + """\
+      - key: dua
+        at: 2027-10-30T09:00:00+07:00
+        body: Pos kedua.
+"""
+)
+
+
+def test_the_timing_digest_changes_with_each_input_it_reads(
+    make_workspace: WorkspaceFactory, database_url: str
+) -> None:
+    """Every kind of input timing reads changes the digest, of all posts and of one post
+    (whose variants' states the plan hands over, and whose others are read)."""
+    from amplifier.models import ACCOUNTS, BLACKOUTS, POSTS, UNITS, VARIANTS
+
+    root = make_workspace(calendars={"hut.yaml": TWO_POSTS})
+    ws = Workspace.open(root, database_url=database_url)
+    ws.sync()
+    ws.plan()
+    before = CENTRAL - dt.timedelta(days=1)
+    with ws.engine.connect() as conn:
+        other = conn.execute(  # a variant of the second post: outside the scope [1]
+            sa.select(VARIANTS.c.id, VARIANTS.c.publish_at).where(VARIANTS.c.post_id == 2)
+        ).first()
+        assert other is not None and other.publish_at is not None
+    changes: dict[str, Any] = {
+        "a unit's timezone": sa.update(UNITS)
+        .where(UNITS.c.id == 1)
+        .values(timezone="Asia/Jayapura"),
+        "an account added": sa.insert(ACCOUNTS).values(
+            unit_id=1, platform="threads", handle="baru", handle_key="baru", active=True
+        ),
+        "a blackout added": sa.insert(BLACKOUTS).values(
+            key="libur",
+            name="Libur",
+            kind="custom",
+            starts_at=CENTRAL + dt.timedelta(days=3),
+            ends_at=CENTRAL + dt.timedelta(days=4),
+            scope={},
+            campaigns=[],
+            active=True,
+        ),
+        "a post's central time": sa.update(POSTS)
+        .where(POSTS.c.id == 1)
+        .values(central_at=CENTRAL + dt.timedelta(hours=1)),
+        "a variant's status, by someone else": sa.update(VARIANTS)
+        .where(VARIANTS.c.id == other.id)
+        .values(status=VariantStatus.UNSCHEDULED),
+        "a variant's time, by a second": sa.update(VARIANTS)
+        .where(VARIANTS.c.id == other.id)
+        .values(publish_at=other.publish_at + dt.timedelta(seconds=1)),
+    }
+
+    def digests(conn: sa.Connection) -> tuple[str | None, str | None]:
+        _, states = amplifier.plan._existing(conn, [1])
+        handed = timetable.timing_input(ws, conn, [1], before, scope_states=states)
+        assert handed == timetable.timing_input(ws, conn, [1], before)
+        return timetable.timing_input(ws, conn, None, before), handed
+
+    with ws.engine.begin() as conn:
+        seen = [digests(conn)]
+        for what, statement in changes.items():
+            conn.execute(statement)
+            every, one = digests(conn)
+            assert every is not None and one is not None, what
+            assert every not in {d[0] for d in seen} and one not in {d[1] for d in seen}, what
+            seen.append((every, one))
