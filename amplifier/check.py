@@ -117,6 +117,12 @@ class VariantChecker:
         return [f if f.source or not ctx.source else replace(f, source=ctx.source) for f in found]
 
     def content(self, text: str, ctx: Context) -> list[Finding]:
+        quiet = ctx.quiet_period
+        for paragraph in _PARAGRAPH.split(text):  # most texts have no finding: no spans
+            if self._paragraph(paragraph, quiet):
+                break
+        else:
+            return []
         out: list[Finding] = []
         start = 0
         for m in [*_PARAGRAPH.finditer(text), None]:

@@ -12,6 +12,7 @@ are never changed. A target that disappeared leaves its variant ``cancelled``, w
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import hashlib
 import json
@@ -114,6 +115,12 @@ def digest(*parts: Any) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+def content_hash(text: str, title: str | None) -> str:
+    """A variant's ``content_hash``: ``digest(text, title or "")``, without its checks
+    (the plan hashes every variant it renders)."""
+    return hashlib.blake2b(f"{text}\x1f{title or ''}\x1f".encode(), digest_size=16).hexdigest()
+
+
 def idempotency_key(campaign_slug: str, post_key: str, platform: str, handle_key: str) -> str:
     """Stable across databases and re-plans: the same variant always has the same key."""
     return digest("variant", campaign_slug, post_key, platform, handle_key)
@@ -203,6 +210,7 @@ class Planner:
         )
         self._post_vars: dict[tuple[int | None, str], tuple[dict[str, Any], str]] = {}
         self._requires: dict[int | None, RequireSpec] = {}
+        self._budgets: dict[str, int] = {}  # platform -> its text budget
 
     def load(
         self, session: Session, campaign: str | None, post: str | None
@@ -457,9 +465,15 @@ class Planner:
         cpost: CentralPost,
         chain: tuple[str, ...],
         camp_vars: dict[str, Any],
+        now: dt.datetime | None = None,
     ) -> dict[str, Any]:
+        """One variant's row. ``now``: its ``updated_at`` (one time for a whole plan; by
+        default the time of this call)."""
         platform = account.platform
         post_vars, zone = self._post_variables(cpost, unit.timezone)
+        budget = self._budgets.get(platform)
+        if budget is None:
+            budget = self._budgets[platform] = self.checker.rules[Platform(platform)].max_length
         variables = {
             "institution": self.renderer.institution,
             "unit": {**unit.variables, "zone": zone},
@@ -467,7 +481,7 @@ class Planner:
             "platform": platform,
             "campaign": camp_vars,
             "post": post_vars,
-            "budget": self.checker.rules[Platform(platform)].max_length,
+            "budget": budget,
         }
         result = self.renderer.render(chain, variables)
         if result.error is not None:
@@ -498,7 +512,7 @@ class Planner:
         return {
             "text": result.text,
             "title": result.title,
-            "content_hash": digest(result.text, result.title or ""),
+            "content_hash": content_hash(result.text, result.title),
             "template": "|".join(chain),
             "findings": findings_dicts,
             "status": VariantStatus.PENDING,
@@ -508,7 +522,7 @@ class Planner:
             "reviewed_at": None,
             "review_note": None,
             "reasons": ["template failed: see findings"] if result.error else [],
-            "updated_at": utcnow(),
+            "updated_at": utcnow() if now is None else now,
         }
 
     def _render(
