@@ -176,6 +176,21 @@ class _Unit:
     hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the variants of one post on one platform through one chain share (read once:
+    the plan renders thousands of each)."""
+
+    budget: int
+    template: str
+    source: str
+    require: RequireSpec
+    hashtags: list[str]
+    links: list[str]
+    post_link: str | None
+    review: str
+
+
 @dataclass(frozen=True)
 class _Account:
     id: int
@@ -210,7 +225,7 @@ class Planner:
         )
         self._post_vars: dict[tuple[int | None, str], tuple[dict[str, Any], str]] = {}
         self._requires: dict[int | None, RequireSpec] = {}
-        self._budgets: dict[str, int] = {}  # platform -> its text budget
+        self._shapes: dict[tuple[int | None, str, tuple[str, ...]], _Shape] = {}
 
     def load(
         self, session: Session, campaign: str | None, post: str | None
@@ -471,9 +486,11 @@ class Planner:
         default the time of this call)."""
         platform = account.platform
         post_vars, zone = self._post_variables(cpost, unit.timezone)
-        budget = self._budgets.get(platform)
-        if budget is None:
-            budget = self._budgets[platform] = self.checker.rules[Platform(platform)].max_length
+        shape = self._shapes.get((cpost.id, platform, chain))
+        if shape is None:
+            shape = self._shapes[(cpost.id, platform, chain)] = self._shape(
+                camp, cpost, platform, chain
+            )
         variables = {
             "institution": self.renderer.institution,
             "unit": {**unit.variables, "zone": zone},
@@ -481,7 +498,7 @@ class Planner:
             "platform": platform,
             "campaign": camp_vars,
             "post": post_vars,
-            "budget": budget,
+            "budget": shape.budget,
         }
         result = self.renderer.render(chain, variables)
         if result.error is not None:
@@ -499,24 +516,24 @@ class Planner:
         else:
             ctx = CheckContext(
                 platform=platform,
-                source=_top_source(chain),
-                require=self._require(camp),
-                hashtags=camp.hashtags,
-                links=camp.links,
-                post_link=cpost.link,
+                source=shape.source,
+                require=shape.require,
+                hashtags=shape.hashtags,
+                links=shape.links,
+                post_link=shape.post_link,
                 central_handle=self.central_handles.get(platform),
                 account_handle=account.handle,
             )
             findings = self.checker.check(result.text, result.title, ctx)
-        findings_dicts = [f.as_dict() for f in findings]
+        findings_dicts = [f.as_dict() for f in findings] if findings else []
         return {
             "text": result.text,
             "title": result.title,
             "content_hash": content_hash(result.text, result.title),
-            "template": "|".join(chain),
+            "template": shape.template,
             "findings": findings_dicts,
             "status": VariantStatus.PENDING,
-            "review": initial_state(findings_dicts, camp.review),
+            "review": initial_state(findings_dicts, shape.review),
             # a new text is nobody's approval yet
             "reviewed_by": None,
             "reviewed_at": None,
@@ -524,6 +541,20 @@ class Planner:
             "reasons": ["template failed: see findings"] if result.error else [],
             "updated_at": utcnow() if now is None else now,
         }
+
+    def _shape(
+        self, camp: Campaign, cpost: CentralPost, platform: str, chain: tuple[str, ...]
+    ) -> _Shape:
+        return _Shape(
+            budget=self.checker.rules[Platform(platform)].max_length,
+            template="|".join(chain),
+            source=_top_source(chain),
+            require=self._require(camp),
+            hashtags=camp.hashtags,
+            links=camp.links,
+            post_link=cpost.link,
+            review=camp.review,
+        )
 
     def _render(
         self,

@@ -129,6 +129,7 @@ class ChainReads:
     shared: tuple[Read, ...] = ()
     picks: Mapping[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]] = field(default_factory=dict)
     late: Mapping[str, tuple[Read, ...]] = field(default_factory=dict)  # the ``room`` reads
+    groups: tuple[tuple[str, tuple[str | None, ...]], ...] = ()  # ``shared`` by variable
 
     def key(self, block: str, variables: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The values ``block`` reads from ``variables``; None when it cannot be keyed."""
@@ -145,10 +146,18 @@ class ChainReads:
         ``key`` keys each block on its own, and only the blocks that read it go unkeyed)."""
         if not self.memoizable:
             return None
+        out = []
+        get = variables.get
         try:
-            return _frozen(self.shared, variables)
+            for name, attributes in self.groups:  # ``shared``, one variable at a time
+                whole = get(name, _MISSING)
+                nested = type(whole) is dict
+                for attr in attributes:
+                    value = whole.get(attr, _MISSING) if nested and attr is not None else whole
+                    out.append(value if type(value) is str or value is _MISSING else freeze(value))
         except Unkeyable:
             return None
+        return tuple(out)
 
     def block_key(
         self, block: str, values: tuple[Any, ...], variables: Mapping[str, Any]
@@ -234,7 +243,11 @@ def chain_reads(files: Iterable[FileReads]) -> ChainReads:
     }
     # a block that reads ``room`` picks from the shared values followed by its own late ones
     picks = {name: _picker(reads, shared + late.get(name, ())) for name, reads in closed.items()}
-    return ChainReads(True, closed, shared, picks, late)
+    groups = tuple(
+        (name, tuple(a for n, a in shared if n == name))
+        for name in dict.fromkeys(n for n, _ in shared)
+    )
+    return ChainReads(True, closed, shared, picks, late, groups)
 
 
 def freeze(value: Any) -> Any:
