@@ -60,7 +60,7 @@ class VariantChecker:
         policy: PolicySettings | None = None,
         root: Path | None = None,
     ) -> None:
-        self.rules = {
+        self.rules: dict[str, platforms.PlatformRules] = {
             p: platforms.rules_for(p, (overrides or {}).get(p.value)) for p in platforms.Platform
         }
         policy = policy or PolicySettings()
@@ -81,7 +81,8 @@ class VariantChecker:
     def platform(
         self, text: str, title: str | None, platform: str, source: str | None
     ) -> list[Finding]:
-        rules = self.rules[platforms.Platform(platform)]
+        # keyed by Platform, a StrEnum: a plain name finds its rules without the enum call
+        rules = self.rules.get(platform) or self.rules[platforms.Platform(platform)]
         return [
             Finding(
                 rule=f.rule_id,

@@ -60,7 +60,7 @@ from amplifier.timetable import (
     timing_scope,
     variant_timing,
 )
-from amplifier.vocab import Platform, VariantStatus
+from amplifier.vocab import Platform, ReviewState, VariantStatus
 
 if TYPE_CHECKING:
     from amplifier.workspace import Workspace
@@ -189,6 +189,7 @@ class _Shape:
     links: list[str]
     post_link: str | None
     review: str
+    clean: ReviewState  # the review state of a variant without findings
 
 
 @dataclass(frozen=True)
@@ -533,7 +534,7 @@ class Planner:
             "template": shape.template,
             "findings": findings_dicts,
             "status": VariantStatus.PENDING,
-            "review": initial_state(findings_dicts, shape.review),
+            "review": initial_state(findings_dicts, shape.review) if findings else shape.clean,
             # a new text is nobody's approval yet
             "reviewed_by": None,
             "reviewed_at": None,
@@ -554,6 +555,7 @@ class Planner:
             links=camp.links,
             post_link=cpost.link,
             review=camp.review,
+            clean=initial_state([], camp.review),
         )
 
     def _render(
