@@ -263,3 +263,24 @@ def test_a_key_picked_from_the_shared_values_is_the_blocks_own(
     assert shared is not None
     for name in blocks:
         assert reads.block_key(name, shared, after) == reads.key(name, after)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "{% block local %}{{ self }}{% endblock %}",
+        # an inline if without else: its undefined value names the template
+        "{% block local %}{{ (unit.name if unit.city == 'x').upper() }}{% endblock %}",
+    ],
+)
+def test_names_and_errors_are_the_stacked_templates(tmp_path: Path, override: str) -> None:
+    r = renderer(tmp_path, {"kinds/service/post.j2": override})
+    chain = r.chain(["U"], "service", "facebook")
+    result = r.render(chain, variables({}))
+    try:
+        expected = reference_render(r, chain, variables({}))
+    except Exception as exc:
+        assert result.error is not None
+        assert str(exc) in result.error.message and stacked_name(chain) in str(exc)
+    else:
+        assert result == expected and stacked_name(chain) in result.text

@@ -138,7 +138,8 @@ class Renderer:
 
         A memoizable chain renders only its blocks, and a block's code does not depend on
         what its file extends: its blocks come from each file compiled once on its own
-        (chains share most files). Any other chain runs its stacked templates in full."""
+        (chains share most files), unless a file's code holds its (stacked) name. Any
+        other chain runs its stacked templates in full."""
         names = list(chain)
         files: list[FileReads] = []
         while len(files) < len(names):
@@ -147,7 +148,8 @@ class Renderer:
             if parent is not None:
                 names.append(parent)
         reads = chain_reads(files)
-        if reads.memoizable:
+        shared = reads.memoizable and not any(f.names_itself for f in files)
+        if shared:
             levels = names
         else:
             levels = [stacked_name(chain[i:]) for i in range(len(chain))] + names[len(chain) :]
@@ -156,8 +158,8 @@ class Renderer:
         for level in templates:
             for name, fn in level.blocks.items():
                 blocks.setdefault(name, []).append(fn)
-        template = templates[0] if reads.memoizable else self.env.get_template(stacked_name(chain))
-        return _Compiled(template, blocks, reads, {}, dict(template.globals))
+        template = templates[0] if shared else self.env.get_template(stacked_name(chain))
+        return _Compiled(template, stacked_name(chain), blocks, reads, {}, dict(template.globals))
 
     def _file_reads(self, name: str) -> tuple[FileReads, str | None]:
         """What one file's blocks read, and the built-in it extends (parsed once a plan)."""
@@ -230,7 +232,7 @@ class Renderer:
             # what ``template.new_context(values)`` makes, without going through the
             # template's ChainMap of globals each time (half the cost of a context)
             env, flat = template.environment, compiled.globals
-            ctx = env.context_class(env, {**flat, **values}, template.name, {}, globals=flat)
+            ctx = env.context_class(env, {**flat, **values}, compiled.name, {}, globals=flat)
             # only block definitions: running the templates' top level would do nothing
             ctx.blocks = compiled.blocks  # read, never changed, while blocks render
         else:
@@ -256,7 +258,8 @@ def _part(text: str, loops: int) -> _Part:
 
 @dataclass
 class _Compiled:
-    template: Template  # the stacked chain's; for a memoizable chain, its first file's
+    template: Template  # the stacked chain's, or its first file's (see ``_compile``)
+    name: str  # the stacked chain's: what its contexts are called (``{{ self }}`` shows it)
     blocks: dict[str, list[Any]]
     reads: ChainReads
     memo: dict[tuple[str, Any], _Part]  # (block, read values) -> the block rendered

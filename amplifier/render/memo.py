@@ -54,6 +54,9 @@ class FileReads:
     uses_self: set[str] = field(default_factory=set)
     opaque: bool = False  # includes/imports, ``random``: never memoize
     top_level_code: bool = False  # statements outside blocks: run the whole template
+    #: Jinja writes the template's name into the compiled code of an inline ``if`` without
+    #: ``else`` (its undefined value names the template): compile the file in its chain
+    names_itself: bool = False
 
 
 def file_reads(tree: nodes.Template, *, builtin: bool = False) -> FileReads:
@@ -77,6 +80,7 @@ def file_reads(tree: nodes.Template, *, builtin: bool = False) -> FileReads:
         out.calls.setdefault(block.name, set()).update(calls)
     if any(True for _ in tree.find_all(_OPAQUE)):
         out.opaque = True
+    out.names_itself = any(node.expr2 is None for node in tree.find_all(nodes.CondExpr))
     return out
 
 
