@@ -60,7 +60,7 @@ class VariantChecker:
         policy: PolicySettings | None = None,
         root: Path | None = None,
     ) -> None:
-        self.rules = {
+        self.rules: dict[str, platforms.PlatformRules] = {
             p: platforms.rules_for(p, (overrides or {}).get(p.value)) for p in platforms.Platform
         }
         policy = policy or PolicySettings()
@@ -81,7 +81,8 @@ class VariantChecker:
     def platform(
         self, text: str, title: str | None, platform: str, source: str | None
     ) -> list[Finding]:
-        rules = self.rules[platforms.Platform(platform)]
+        # keyed by Platform, a StrEnum: a plain name finds its rules without the enum call
+        rules = self.rules.get(platform) or self.rules[platforms.Platform(platform)]
         return [
             Finding(
                 rule=f.rule_id,
@@ -117,6 +118,12 @@ class VariantChecker:
         return [f if f.source or not ctx.source else replace(f, source=ctx.source) for f in found]
 
     def content(self, text: str, ctx: Context) -> list[Finding]:
+        quiet = ctx.quiet_period
+        for paragraph in _PARAGRAPH.split(text):  # most texts have no finding: no spans
+            if self._paragraph(paragraph, quiet):
+                break
+        else:
+            return []
         out: list[Finding] = []
         start = 0
         for m in [*_PARAGRAPH.finditer(text), None]:

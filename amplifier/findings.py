@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Severity = Literal["block", "review", "info"]
@@ -19,10 +19,17 @@ class Finding:
     source: str | None = None  # where it came from: "templates/units/X/post.j2:3"
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        if self.span is not None:
-            data["span"] = list(self.span)
-        return {k: v for k, v in data.items() if v not in (None, "")}
+        """The fields as JSON, without the empty ones (``span`` as a list)."""
+        data = {
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "category": self.category,
+            "span": None if self.span is None else list(self.span),
+            "field": self.field,
+            "source": self.source,
+        }
+        return {k: v for k, v in data.items() if v is not None and v != ""}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:

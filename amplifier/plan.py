@@ -65,7 +65,7 @@ from amplifier.timetable import (
     timing_input,
     timing_scope,
 )
-from amplifier.vocab import Platform, VariantStatus
+from amplifier.vocab import Platform, ReviewState, VariantStatus
 
 if TYPE_CHECKING:
     from amplifier.workspace import Workspace
@@ -124,6 +124,12 @@ def digest(*parts: Any) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+def content_hash(text: str, title: str | None) -> str:
+    """A variant's ``content_hash``: ``digest(text, title or "")``, without its checks
+    (the plan hashes every variant it renders)."""
+    return hashlib.blake2b(f"{text}\x1f{title or ''}\x1f".encode(), digest_size=16).hexdigest()
+
+
 def idempotency_key(campaign_slug: str, post_key: str, platform: str, handle_key: str) -> str:
     """Stable across databases and re-plans: the same variant always has the same key."""
     return digest("variant", campaign_slug, post_key, platform, handle_key)
@@ -179,6 +185,22 @@ class _Unit:
     hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the variants of one post on one platform through one chain share (read once:
+    the plan renders thousands of each)."""
+
+    budget: int
+    template: str
+    source: str
+    require: RequireSpec
+    hashtags: list[str]
+    links: list[str]
+    post_link: str | None
+    review: str
+    clean: ReviewState  # the review state of a variant without findings
+
+
 @dataclass(frozen=True)
 class _Account:
     id: int
@@ -213,6 +235,7 @@ class Planner:
         )
         self._post_vars: dict[tuple[int | None, str], tuple[dict[str, Any], str]] = {}
         self._requires: dict[int | None, RequireSpec] = {}
+        self._shapes: dict[tuple[int | None, str, tuple[str, ...]], _Shape] = {}
 
     def load(
         self, session: Session, campaign: str | None, post: str | None
@@ -526,9 +549,17 @@ class Planner:
         cpost: CentralPost,
         chain: tuple[str, ...],
         camp_vars: dict[str, Any],
+        now: dt.datetime | None = None,
     ) -> dict[str, Any]:
+        """One variant's row. ``now``: its ``updated_at`` (one time for a whole plan; by
+        default the time of this call)."""
         platform = account.platform
         post_vars, zone = self._post_variables(cpost, unit.timezone)
+        shape = self._shapes.get((cpost.id, platform, chain))
+        if shape is None:
+            shape = self._shapes[(cpost.id, platform, chain)] = self._shape(
+                camp, cpost, platform, chain
+            )
         variables = {
             "institution": self.renderer.institution,
             "unit": {**unit.variables, "zone": zone},
@@ -536,7 +567,7 @@ class Planner:
             "platform": platform,
             "campaign": camp_vars,
             "post": post_vars,
-            "budget": self.checker.rules[Platform(platform)].max_length,
+            "budget": shape.budget,
         }
         result = self.renderer.render(chain, variables)
         if result.error is not None:
@@ -554,31 +585,46 @@ class Planner:
         else:
             ctx = CheckContext(
                 platform=platform,
-                source=_top_source(chain),
-                require=self._require(camp),
-                hashtags=camp.hashtags,
-                links=camp.links,
-                post_link=cpost.link,
+                source=shape.source,
+                require=shape.require,
+                hashtags=shape.hashtags,
+                links=shape.links,
+                post_link=shape.post_link,
                 central_handle=self.central_handles.get(platform),
                 account_handle=account.handle,
             )
             findings = self.checker.check(result.text, result.title, ctx)
-        findings_dicts = [f.as_dict() for f in findings]
+        findings_dicts = [f.as_dict() for f in findings] if findings else []
         return {
             "text": result.text,
             "title": result.title,
-            "content_hash": digest(result.text, result.title or ""),
-            "template": "|".join(chain),
+            "content_hash": content_hash(result.text, result.title),
+            "template": shape.template,
             "findings": findings_dicts,
             "status": VariantStatus.PENDING,
-            "review": initial_state(findings_dicts, camp.review),
+            "review": initial_state(findings_dicts, shape.review) if findings else shape.clean,
             # a new text is nobody's approval yet
             "reviewed_by": None,
             "reviewed_at": None,
             "review_note": None,
             "reasons": ["template failed: see findings"] if result.error else [],
-            "updated_at": utcnow(),
+            "updated_at": utcnow() if now is None else now,
         }
+
+    def _shape(
+        self, camp: Campaign, cpost: CentralPost, platform: str, chain: tuple[str, ...]
+    ) -> _Shape:
+        return _Shape(
+            budget=self.checker.rules[Platform(platform)].max_length,
+            template="|".join(chain),
+            source=_top_source(chain),
+            require=self._require(camp),
+            hashtags=camp.hashtags,
+            links=camp.links,
+            post_link=cpost.link,
+            review=camp.review,
+            clean=initial_state([], camp.review),
+        )
 
     def _render(
         self,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from amplifier.check import Context, VariantChecker
 from amplifier.cli.app import run
@@ -129,3 +133,29 @@ def test_electoral_terms_are_a_notice_until_a_masa_tenang_covers_the_variant() -
         ("electoral.coblos", "review", (0, 6))
     ]
     assert "masa tenang" not in inside[0].message
+
+
+PARAGRAPHS = st.sampled_from(
+    ["Salam.", "Dasar bangsat!", "Cek https://bit.ly/x", "Jadwal 09.00 WIB.", "", " \t"]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(PARAGRAPHS, max_size=5), st.sampled_from(["\n\n", "\n \n", "\n\t\n\n"]))
+def test_content_findings_are_each_paragraphs_shifted_into_place(
+    paragraphs: list[str], separator: str
+) -> None:
+    checker = VariantChecker()
+    text = separator.join(paragraphs)
+    expected = []
+    start = 0
+    for m in [*re.finditer(r"\n[ \t]*\n", text), None]:
+        end = m.start() if m else len(text)
+        for f in checker._paragraph(text[start:end], False):
+            assert f.span is not None
+            expected.append(replace(f, span=(f.span[0] + start, f.span[1] + start)))
+        start = m.end() if m else end
+    assert checker.content(text, Context(platform="facebook")) == expected
+    assert bool(expected) == any(
+        p in ("Dasar bangsat!", "Cek https://bit.ly/x") for p in paragraphs
+    )

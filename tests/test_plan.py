@@ -3,15 +3,19 @@ published variants never change, removed targets are cancelled."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from amplifier.cli.app import run
+from amplifier.findings import Finding
 from amplifier.models import Variant
-from amplifier.plan import Planner, Stages, _can_fork, digest
+from amplifier.plan import Planner, Stages, _can_fork, content_hash, digest
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
 from tests.conftest import WorkspaceFactory
@@ -314,3 +318,27 @@ def test_a_two_process_plan_times_and_replans_like_a_serial_plan(
     assert counts["created"] == 111 and len(rows) == 111  # 37 accounts x 3 posts
     assert by_status["scheduled"] and by_status["unscheduled"]  # the caps bit
     assert serial[1][0]["updated"] == 37 and serial[2][0]["cancelled"] == 3
+
+
+@given(st.text(), st.one_of(st.none(), st.text()))
+def test_content_hash_is_the_digest_of_text_and_title(text: str, title: str | None) -> None:
+    assert content_hash(text, title) == digest(text, title or "")
+
+
+@given(
+    st.builds(
+        Finding,
+        rule=st.text(max_size=5),
+        severity=st.sampled_from(["block", "review", "info"]),
+        message=st.text(max_size=5),
+        category=st.text(max_size=3),
+        span=st.one_of(st.none(), st.tuples(st.integers(0, 9), st.integers(0, 9))),
+        field=st.sampled_from(["text", "title", ""]),
+        source=st.one_of(st.none(), st.text(max_size=3)),
+    )
+)
+def test_finding_as_dict_is_its_non_empty_fields(finding: Finding) -> None:
+    data = dataclasses.asdict(finding)
+    if finding.span is not None:
+        data["span"] = list(finding.span)
+    assert finding.as_dict() == {k: v for k, v in data.items() if v not in (None, "")}

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import Environment
 
-from amplifier.render import Renderer, layout
+from amplifier.render import Renderer, RenderResult, _tidy, layout
+from amplifier.render.chain import stacked_name
 from amplifier.render.memo import chain_reads, file_reads
 
 INSTITUTION = {"code": "K", "name": "Kementerian", "short_name": "K", "website": None}
@@ -167,6 +168,9 @@ OVERRIDES = [
     "{% block hashtags %}{{ super() }}{% for t in unit.tags %} #{{ t }}{% endfor %}{% endblock %}",
     "{% block body %}{{ post.body | fit(room) }} {{ unit['code'] }}{% endblock %}",
     "{% block closing %}{% set u = unit %}{{ u.code }}-{{ u.name }}{% endblock %}",
+    # trailing blanks and runs of empty lines, for the tidying
+    "{% block local %}{{ unit.name }}  \n \n\t\n\n{{ unit.region }}\t{% endblock %}"
+    "{% block title %} {{ unit.name }} \n\n\n{{ unit.code }}{% endblock %}",
 ]
 
 
@@ -194,3 +198,89 @@ def test_memoized_render_equals_a_fresh_render(
             fresh._compiled_chains[chain].memo.clear()  # nothing remembered: a fresh render
         assert memoized == fresh.render(chain, variables(unit, platform))
         assert memoized.error is None and memoized.text
+        assert memoized == reference_render(shared, chain, variables(unit, platform))
+
+
+def reference_render(r: Renderer, chain: tuple[str, ...], values: dict[str, Any]) -> RenderResult:
+    """The plain way, with none of the renderer's shortcuts: the chain's stacked template
+    run in full, every block rendered, the joined text tidied as a whole."""
+    template = r.env.get_template(stacked_name(chain))
+    ctx = template.new_context(dict(values))
+    "".join(template.root_render_func(ctx))  # runs the extends: every level's blocks
+
+    def block(name: str) -> str:
+        functions = ctx.blocks.get(name)
+        return "".join(functions[0](ctx)) if functions else ""
+
+    parts = {name: block(name) for name in layout.OTHERS}
+    room = layout.room_for(layout.join(parts.values()), values["platform"], values["budget"])
+    ctx.vars["room"] = room
+    parts["body"] = block("body")
+    text = layout.join(parts[name] for name in layout.ORDER)
+    title = block("title")
+    return RenderResult(_tidy(text), _tidy(title) if title else None, chain)
+
+
+# white space and line breaks of every kind the tidying treats specially
+MESSY = st.text(st.sampled_from(["a", "b", " ", "\t", "\n", "\r", "\x0b", "\x1c", "\x85", "\xa0"]))
+
+
+@given(st.lists(MESSY, max_size=6))
+def test_tidying_the_joined_parts_is_joining_the_tidied_parts(parts: list[str]) -> None:
+    # what the layout relies on to tidy each memoized block once
+    trimmed = [p.strip() for p in parts]
+    assert _tidy(layout.join(parts)) == layout.SEPARATOR.join(_tidy(p) for p in trimmed if p)
+    assert all(bool(_tidy(p)) == bool(p) for p in trimmed)
+
+
+READS = st.sampled_from(
+    [
+        "{{ unit.name }}",
+        "{{ unit['city'] }}",
+        "{{ room }}",
+        "{{ unit.tags | join(',') }}",
+        "{{ post.at }}",
+        "{% set u = unit %}{{ u.code }}",
+        "{{ self.greeting() }}",
+        "{{ campaign.hashtags | hashtags }}",
+    ]
+)
+
+
+@given(
+    blocks=st.dictionaries(st.sampled_from([*layout.ORDER, layout.TITLE]), READS, min_size=1),
+    unit=UNIT_FIELDS,
+    room=st.sampled_from([None, 40, "40"]),
+)
+def test_a_key_picked_from_the_shared_values_is_the_blocks_own(
+    blocks: dict[str, str], unit: dict[str, Any], room: Any
+) -> None:
+    source = "".join(f"{{% block {name} %}}{read}{{% endblock %}}" for name, read in blocks.items())
+    reads = reads_of(source)
+    before = variables(unit)
+    after = before if room is None else {**before, "room": room}
+    shared = reads.values(before)
+    assert shared is not None
+    for name in blocks:
+        assert reads.block_key(name, shared, after) == reads.key(name, after)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "{% block local %}{{ self }}{% endblock %}",
+        # an inline if without else: its undefined value names the template
+        "{% block local %}{{ (unit.name if unit.city == 'x').upper() }}{% endblock %}",
+    ],
+)
+def test_names_and_errors_are_the_stacked_templates(tmp_path: Path, override: str) -> None:
+    r = renderer(tmp_path, {"kinds/service/post.j2": override})
+    chain = r.chain(["U"], "service", "facebook")
+    result = r.render(chain, variables({}))
+    try:
+        expected = reference_render(r, chain, variables({}))
+    except Exception as exc:
+        assert result.error is not None
+        assert str(exc) in result.error.message and stacked_name(chain) in str(exc)
+    else:
+        assert result == expected and stacked_name(chain) in result.text

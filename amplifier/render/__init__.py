@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Template, TemplateError, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError
@@ -124,31 +124,42 @@ class Renderer:
             return RenderResult("", None, chain, RenderError(_describe(exc), _where(exc, chain)))
         except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
             return RenderResult("", None, chain, RenderError(_describe(exc), _where(exc, chain)))
-        return RenderResult(_tidy(text), _tidy(title) if title else None, chain)
+        return RenderResult(text, title, chain)
 
     def _compiled(self, chain: tuple[str, ...]) -> _Compiled:
         found = self._compiled_chains.get(chain)
         if found is None:
-            template = self.env.get_template(stacked_name(chain))  # syntax errors: not cached
-            found = self._compiled_chains[chain] = self._compile(chain, template)
+            found = self._compiled_chains[chain] = self._compile(chain)  # errors: not cached
         return found
 
-    def _compile(self, chain: tuple[str, ...], template: Template) -> _Compiled:
+    def _compile(self, chain: tuple[str, ...]) -> _Compiled:
         """The chain's templates from the most specific down, their blocks in the order
-        Jinja's ``extends`` would stack them, and what each block reads."""
+        Jinja's ``extends`` would stack them, and what each block reads.
+
+        A memoizable chain renders only its blocks, and a block's code does not depend on
+        what its file extends: its blocks come from each file compiled once on its own
+        (chains share most files), unless a file's code holds its (stacked) name. Any
+        other chain runs its stacked templates in full."""
         names = list(chain)
         files: list[FileReads] = []
         while len(files) < len(names):
-            reads, parent = self._file_reads(names[len(files)])
-            files.append(reads)
+            file, parent = self._file_reads(names[len(files)])
+            files.append(file)
             if parent is not None:
                 names.append(parent)
-        levels = [stacked_name(chain[i:]) for i in range(len(chain))] + names[len(chain) :]
+        reads = chain_reads(files)
+        shared = reads.memoizable and not any(f.names_itself for f in files)
+        if shared:
+            levels = names
+        else:
+            levels = [stacked_name(chain[i:]) for i in range(len(chain))] + names[len(chain) :]
+        templates = [self.env.get_template(level) for level in levels]
         blocks: dict[str, list[Any]] = {}
-        for level in levels:
-            for name, fn in self.env.get_template(level).blocks.items():
+        for level in templates:
+            for name, fn in level.blocks.items():
                 blocks.setdefault(name, []).append(fn)
-        return _Compiled(template, blocks, chain_reads(files), {})
+        template = templates[0] if shared else self.env.get_template(stacked_name(chain))
+        return _Compiled(template, stacked_name(chain), blocks, reads, {}, dict(template.globals))
 
     def _file_reads(self, name: str) -> tuple[FileReads, str | None]:
         """What one file's blocks read, and the built-in it extends (parsed once a plan)."""
@@ -161,61 +172,98 @@ class Renderer:
             found = self._files[name] = (file_reads(tree, builtin=builtin), parent)
         return found
 
-    def _compose(self, compiled: _Compiled, variables: dict[str, Any]) -> tuple[str, str]:
+    def _compose(self, compiled: _Compiled, variables: dict[str, Any]) -> tuple[str, str | None]:
+        """The variant's tidied text and title. Each block's text is trimmed and tidied once
+        per memo entry: tidying the joined text is the same as joining the tidied parts
+        (``amplifier.render.layout``)."""
         template, reads, memo = compiled.template, compiled.reads, compiled.memo
         platform, budget_size = str(variables["platform"]), int(variables["budget"])
         context: list[Any] = []  # made on the first block the memo does not have
         values = variables
+        shared = reads.values(variables)  # None: each block keyed on its own, if it can be
+        picks, late = reads.picks, reads.late
 
         with RenderBudget() as budget:
 
-            def block(name: str, room: int | None) -> str:
+            def block(name: str, room: int | None) -> _Part:
                 nonlocal values
                 if room is not None:
                     values = {**variables, "room": room}
                     if context:
                         context[0].vars["room"] = room
-                key = reads.key(name, values)
+                if shared is None:
+                    key = reads.key(name, values)
+                elif name in late or name not in picks:
+                    key = reads.block_key(name, shared, values)
+                else:
+                    key = picks[name](shared)  # what block_key does, without the calls
                 if key is not None:
                     hit = memo.get((name, key))
                     if hit is not None:
-                        budget.charge(len(hit[0]), hit[1])
-                        return hit[0]
+                        budget.charge(len(hit.text), hit.loops)
+                        return hit
                 if not context:
                     context.append(self._context(compiled, values, budget))
                 functions = context[0].blocks.get(name)
                 loops = budget.loops[0]
                 text = budget.collect(functions[0](context[0])) if functions else ""
+                part = _part(text, budget.loops[0] - loops)
                 if key is not None:
-                    memo[(name, key)] = (text, budget.loops[0] - loops)
-                return text
+                    memo[(name, key)] = part
+                return part
 
             try:
                 text = compose(block, platform, budget_size)
-                title = block(TITLE, None)[:MAX_OUTPUT]
+                title = block(TITLE, None)
             except Exception:
                 # re-raise with the traceback rewritten to template file:line frames
                 template.environment.handle_exception()
                 raise  # pragma: no cover - handle_exception always raises
-        return text, title
+        if not title.text:
+            return text, None
+        if len(title.text) <= MAX_OUTPUT:
+            return text, title.tidy
+        return text, _tidy(title.text[:MAX_OUTPUT])
 
     @staticmethod
     def _context(compiled: _Compiled, values: dict[str, Any], budget: RenderBudget) -> Context:
-        ctx = compiled.template.new_context(values)
+        template = compiled.template
         if compiled.reads.memoizable:
+            # what ``template.new_context(values)`` makes, without going through the
+            # template's ChainMap of globals each time (half the cost of a context)
+            env, flat = template.environment, compiled.globals
+            ctx = env.context_class(env, {**flat, **values}, compiled.name, {}, globals=flat)
             # only block definitions: running the templates' top level would do nothing
             ctx.blocks = compiled.blocks  # read, never changed, while blocks render
         else:
-            budget.collect(compiled.template.root_render_func(ctx))  # top-level code runs
+            ctx = template.new_context(values)
+            budget.collect(template.root_render_func(ctx))  # top-level code runs
         return ctx
+
+
+class _Part(NamedTuple):
+    """One rendered block: as rendered (what the output cap counts), trimmed (what the
+    layout measures) and tidied (what the variant's text is made of)."""
+
+    text: str
+    loops: int  # ``range()`` iterations it took, charged again when the memo has it
+    trimmed: str
+    tidy: str
+
+
+def _part(text: str, loops: int) -> _Part:
+    trimmed = text.strip()
+    return _Part(text, loops, trimmed, _tidy(trimmed) if trimmed else "")
 
 
 @dataclass
 class _Compiled:
-    template: Template
+    template: Template  # the stacked chain's, or its first file's (see ``_compile``)
+    name: str  # the stacked chain's: what its contexts are called (``{{ self }}`` shows it)
     blocks: dict[str, list[Any]]
     reads: ChainReads
-    memo: dict[tuple[str, Any], tuple[str, int]]  # (block, read values) -> (text, loops)
+    memo: dict[tuple[str, Any], _Part]  # (block, read values) -> the block rendered
+    globals: dict[str, Any]  # the template's globals, flattened (set before any compile)
 
 
 def _builtin_parent(tree: nodes.Template) -> str | None:

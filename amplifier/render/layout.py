@@ -21,6 +21,7 @@ compute in Jinja (same output, a fraction of the time).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 #: the blocks of a variant's text, in the order they appear
 ORDER = ("greeting", "body", "local", "link", "closing", "hashtags")
@@ -48,10 +49,28 @@ def room_for(others: str, platform: str, budget: int) -> int:
     return max(budget - used - RESERVE, MIN_ROOM)
 
 
-def compose(render_block: Callable[[str, int | None], str], platform: str, budget: int) -> str:
-    """The variant's text; ``render_block(name, room)`` renders one block (``room`` is
-    given for ``body`` only)."""
+class Part(Protocol):
+    """A rendered block, ``trimmed`` (``str.strip``) and then ``tidy`` (the renderer's
+    tidying of a variant's text: lines right-trimmed, runs of blank lines made one)."""
+
+    @property
+    def trimmed(self) -> str: ...
+    @property
+    def tidy(self) -> str: ...
+
+
+def compose(render_block: Callable[[str, int | None], Part], platform: str, budget: int) -> str:
+    """The variant's tidied text; ``render_block(name, room)`` renders one block (``room``
+    is given for ``body`` only).
+
+    Tidying the joined parts is joining the tidied parts: each trimmed part starts and ends
+    with a character that is neither white space nor a line break, so the lines of the
+    joined text are the parts' lines with one empty line between parts, and no run of blank
+    lines crosses a separator. So the tidy text of a block is worked out once per memo entry
+    rather than once per variant (``tests/test_render_memo.py`` checks the equality)."""
     parts = {name: render_block(name, None) for name in OTHERS}
-    room = room_for(join(parts.values()), platform, budget)
+    room = room_for(
+        SEPARATOR.join(p.trimmed for p in parts.values() if p.trimmed), platform, budget
+    )
     parts["body"] = render_block("body", room)
-    return join(parts[name] for name in ORDER)
+    return SEPARATOR.join(tidy for tidy in (parts[name].tidy for name in ORDER) if tidy)

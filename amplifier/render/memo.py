@@ -22,14 +22,17 @@ render); such chains render in full, as before.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from jinja2 import nodes
 
 #: names every block depends on through filters that read the context (``fit``, ``panjang``)
 CONTEXT_NAMES = ("platform",)
+#: the variable the layout sets before ``body`` (``amplifier.render.layout``)
+LATE_NAME = "room"
 _OPAQUE = (nodes.Include, nodes.Import, nodes.FromImport)
 _UNSAFE_FILTERS = frozenset({"random"})
 _DICT_ATTRIBUTES = frozenset(dir(dict))
@@ -51,6 +54,9 @@ class FileReads:
     uses_self: set[str] = field(default_factory=set)
     opaque: bool = False  # includes/imports, ``random``: never memoize
     top_level_code: bool = False  # statements outside blocks: run the whole template
+    #: Jinja writes the template's name into the compiled code of an inline ``if`` without
+    #: ``else`` (its undefined value names the template): compile the file in its chain
+    names_itself: bool = False
 
 
 def file_reads(tree: nodes.Template, *, builtin: bool = False) -> FileReads:
@@ -74,6 +80,7 @@ def file_reads(tree: nodes.Template, *, builtin: bool = False) -> FileReads:
         out.calls.setdefault(block.name, set()).update(calls)
     if any(True for _ in tree.find_all(_OPAQUE)):
         out.opaque = True
+    out.names_itself = any(node.expr2 is None for node in tree.find_all(nodes.CondExpr))
     return out
 
 
@@ -115,27 +122,86 @@ def _attribute_read(name: str, attribute: str) -> Read:
 
 @dataclass(frozen=True)
 class ChainReads:
-    """What each block of one chain reads, closed over the blocks it calls."""
+    """What each block of one chain reads, closed over the blocks it calls.
+
+    ``shared`` is every read of the chain's blocks but those of ``room`` (which only the
+    blocks rendered after ``body`` see), so a variant's values are frozen once for all its
+    blocks (``values``) and each block's key is picked out of them (``block_key``)."""
 
     memoizable: bool
     blocks: Mapping[str, tuple[Read, ...]]
+    shared: tuple[Read, ...] = ()
+    picks: Mapping[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]] = field(default_factory=dict)
+    late: Mapping[str, tuple[Read, ...]] = field(default_factory=dict)  # the ``room`` reads
+    groups: tuple[tuple[str, tuple[str | None, ...]], ...] = ()  # ``shared`` by variable
 
     def key(self, block: str, variables: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The values ``block`` reads from ``variables``; None when it cannot be keyed."""
         reads = self.blocks.get(block)
         if reads is None or not self.memoizable:
             return None
+        try:
+            return _frozen(reads, variables)
+        except Unkeyable:
+            return None
+
+    def values(self, variables: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The frozen values of the ``shared`` reads; None when one cannot be keyed (then
+        ``key`` keys each block on its own, and only the blocks that read it go unkeyed)."""
+        if not self.memoizable:
+            return None
         out = []
         get = variables.get
         try:
-            for name, attr in reads:
-                value = get(name, _MISSING)
-                if attr is not None and type(value) is dict:
-                    value = value.get(attr, _MISSING)
-                out.append(value if type(value) is str else freeze(value))
+            for name, attributes in self.groups:  # ``shared``, one variable at a time
+                whole = get(name, _MISSING)
+                nested = type(whole) is dict
+                for attr in attributes:
+                    value = whole.get(attr, _MISSING) if nested and attr is not None else whole
+                    out.append(value if type(value) is str or value is _MISSING else freeze(value))
         except Unkeyable:
             return None
         return tuple(out)
+
+    def block_key(
+        self, block: str, values: tuple[Any, ...], variables: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """``block``'s key from ``values`` (``values(variables)`` of the variant, whose
+        variables are ``variables`` but for ``room``): the same as ``key(block, variables)``."""
+        pick = self.picks.get(block)
+        if pick is None:
+            return None
+        late = self.late.get(block)
+        if late is None:
+            return pick(values)
+        try:
+            return pick(values + _frozen(late, variables))
+        except Unkeyable:
+            return None
+
+
+def _frozen(reads: Iterable[Read], variables: Mapping[str, Any]) -> tuple[Any, ...]:
+    out = []
+    get = variables.get
+    for name, attr in reads:
+        value = get(name, _MISSING)
+        if attr is not None and type(value) is dict:
+            value = value.get(attr, _MISSING)
+        out.append(value if type(value) is str or value is _MISSING else freeze(value))
+    return tuple(out)
+
+
+def _picker(
+    block_reads: tuple[Read, ...], shared: tuple[Read, ...]
+) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """Picks a block's reads, in its own order, out of the values of ``shared``."""
+    indexes = [shared.index(read) for read in block_reads]
+    if len(indexes) == 1:
+        (index,) = indexes
+        return lambda values: (values[index],)
+    if not indexes:
+        return lambda values: ()
+    return itemgetter(*indexes)
 
 
 def chain_reads(files: Iterable[FileReads]) -> ChainReads:
@@ -172,7 +238,20 @@ def chain_reads(files: Iterable[FileReads]) -> ChainReads:
         # a whole-value read makes its attribute reads redundant
         whole = {n for n, a in reads if a is None}
         closed[name] = tuple(sorted((n, a) for n, a in reads if a is None or n not in whole))
-    return ChainReads(True, closed)
+    every = {r for reads in closed.values() for r in reads if r[0] != LATE_NAME}
+    shared = tuple(sorted(every, key=lambda r: (r[0], r[1] is not None, r[1] or "")))
+    late = {
+        name: found
+        for name, reads in closed.items()
+        if (found := tuple(r for r in reads if r[0] == LATE_NAME))
+    }
+    # a block that reads ``room`` picks from the shared values followed by its own late ones
+    picks = {name: _picker(reads, shared + late.get(name, ())) for name, reads in closed.items()}
+    groups = tuple(
+        (name, tuple(a for n, a in shared if n == name))
+        for name in dict.fromkeys(n for n, _ in shared)
+    )
+    return ChainReads(True, closed, shared, picks, late, groups)
 
 
 def freeze(value: Any) -> Any:
@@ -182,7 +261,10 @@ def freeze(value: Any) -> Any:
     if value is None or t is str or t is int or t is float or t is bool or value is _MISSING:
         return value
     if t is list or t is tuple:
-        return (t.__name__, *(freeze(v) for v in value))
+        out: list[Any] = [t.__name__]
+        for v in value:  # most are lists of strings
+            out.append(v if type(v) is str else freeze(v))
+        return tuple(out)
     if t is dict:
         return ("dict", *((k, freeze(v)) for k, v in value.items()))
     if isinstance(value, dt.datetime):
