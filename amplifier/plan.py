@@ -41,6 +41,7 @@ from amplifier.errors import NotFound
 from amplifier.findings import Finding
 from amplifier.load.source import suggest
 from amplifier.models import POSTS, VARIANTS, Campaign, CentralPost, utcnow
+from amplifier.platforms import preload
 from amplifier.policy.config import RequireSpec
 from amplifier.render import (
     Renderer,
@@ -440,6 +441,7 @@ class Planner:
                 return not self._timing_current(conn, work.post_ids, stored_states, *writes)
 
             return [self._part(work, None, when)]
+        preload({job[1].platform for job in work.jobs})
         global _FORKED
         _FORKED = (self, work, shards[1])
         try:

@@ -37,7 +37,7 @@ import re
 import sys
 import types
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Literal, cast
@@ -275,6 +275,13 @@ def _import_twitter_text() -> None:
             del sys.modules["pkg_resources"]
         else:
             sys.modules["pkg_resources"] = previous  # type: ignore[assignment]
+
+
+def preload(platforms: Iterable[str]) -> None:
+    """Do the checks' one-time imports for these platforms now (a plan does it before it
+    forks its helper process, so that the two processes do not both pay for it)."""
+    if "x" in platforms:
+        _twitter()
 
 
 @functools.cache
