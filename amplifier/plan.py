@@ -283,7 +283,8 @@ class Planner:
             units: dict[int, _Unit] = {}
             accounts: dict[int, _Account] = {}
             counts, by_status = summary.counts, summary.by_status
-            chains: dict[tuple[int, str, tuple[str, ...]], tuple[tuple[str, ...], str]] = {}
+            chains: dict[tuple[str, ...], dict[tuple[int, str], tuple[tuple[str, ...], str]]] = {}
+            middles: dict[int, str] = {}  # account id -> the middle of its input digests
             jobs: list[_Job] = []  # variants to render
             entries: list[tuple[Any, ...]] = []  # every target not kept, in order
             for camp, cpost, targets in plans:
@@ -308,6 +309,7 @@ class Planner:
                 )
                 camp_vars = campaign_variables(camp)
                 templates = tuple(cpost.templates)
+                post_chains = chains.setdefault(templates, {})
                 for target in targets:
                     unit = units.get(target.unit.id)  # type: ignore[arg-type]
                     if unit is None:
@@ -327,20 +329,23 @@ class Planner:
                         counts["kept"] += 1
                         by_status[old.status] += 1
                         continue
-                    found = chains.get((unit.id, account.platform, templates))
+                    found = post_chains.get((unit.id, account.platform))
                     if found is None:
                         chain = self.renderer.chain(
                             unit.folders, unit.kind, account.platform, templates
                         )
-                        found = chains[(unit.id, account.platform, templates)] = (
+                        found = post_chains[(unit.id, account.platform)] = (
                             chain,
                             self.renderer.chain_hash(chain),
                         )
                     chain, chain_hash = found
                     # a new variant's digest is taken where it is rendered (in parallel)
-                    input_hash = (
-                        None if old is None else _input_hash(post_hash, unit, account, chain_hash)
-                    )
+                    input_hash = None
+                    if old is not None:
+                        middle = middles.get(account.id)
+                        if middle is None:
+                            middle = middles[account.id] = _digest_middle(unit, account)
+                        input_hash = _input_hash(post_hash, middle, chain_hash)
                     if (
                         old is not None
                         and old.input_hash == input_hash
@@ -348,7 +353,8 @@ class Planner:
                     ):
                         counts["unchanged"] += 1
                         by_status[old.status] += 1
-                        entries.append((None, old, unit, account, camp, cpost))
+                        if old.findings_json not in _NO_FINDINGS:  # for the summary
+                            entries.append((None, old, unit, account, camp, cpost))
                         continue
                     job = (unit, account, camp, cpost, chain, camp_vars)
                     entries.append(
@@ -475,7 +481,7 @@ class Planner:
             row = self._render_row(*work.jobs[index])
             input_hash, post_hash, chain_hash = rest
             row["input_hash"] = input_hash = input_hash or _input_hash(
-                post_hash, unit, account, chain_hash
+                post_hash, _digest_middle(unit, account), chain_hash
             )
             found = self._findings(row["findings"], unit.code, account, camp, cpost)
             if found:
@@ -762,9 +768,22 @@ def _in_order(parts: Iterable[list[_T]]) -> Iterator[_T]:
     return heapq.merge(*parts, key=itemgetter(0))
 
 
-def _input_hash(post_hash: str, unit: _Unit, account: _Account, chain_hash: str) -> str:
-    """The digest of everything a variant's rendering reads."""
-    return digest(post_hash, unit.hash, account.platform, account.handle, account.url, chain_hash)
+def _input_hash(post_hash: str, middle: str, chain_hash: str) -> str:
+    """The digest of everything a variant's rendering reads: ``digest(post_hash,
+    unit.hash, platform, handle, url, chain_hash)``, with the account's part made once
+    (``_digest_middle``)."""
+    text = f"{post_hash}{middle}{chain_hash}\x1f"
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _digest_middle(unit: _Unit, account: _Account) -> str:
+    """What ``digest`` puts between a variant's post digest and its chain digest."""
+    parts = (unit.hash, account.platform, account.handle, account.url)
+    return "\x1f" + "\x1f".join(map(str, parts)) + "\x1f"
+
+
+#: stored findings that list none (JSON text)
+_NO_FINDINGS = frozenset({None, "[]"})
 
 
 def _can_fork() -> bool:

@@ -15,7 +15,17 @@ from hypothesis import strategies as st
 from amplifier.cli.app import run
 from amplifier.findings import Finding
 from amplifier.models import Variant
-from amplifier.plan import Planner, Stages, _can_fork, content_hash, digest
+from amplifier.plan import (
+    Planner,
+    Stages,
+    _Account,
+    _can_fork,
+    _digest_middle,
+    _input_hash,
+    _Unit,
+    content_hash,
+    digest,
+)
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
 from tests.conftest import WorkspaceFactory
@@ -346,3 +356,13 @@ def test_finding_as_dict_is_its_non_empty_fields(finding: Finding) -> None:
     if finding.span is not None:
         data["span"] = list(finding.span)
     assert finding.as_dict() == {k: v for k, v in data.items() if v not in (None, "")}
+
+
+@given(st.text(), st.text(), st.text(), st.text(), st.one_of(st.none(), st.text()), st.text())
+def test_the_input_digest_is_the_digest_of_its_parts(
+    post: str, unit_hash: str, platform: str, handle: str, url: str | None, chain: str
+) -> None:
+    unit = _Unit(1, "U", "service", "Asia/Jakarta", ("U",), {}, unit_hash)
+    account = _Account(1, platform, handle, handle.lower(), url, {})
+    expected = digest(post, unit_hash, platform, handle, url, chain)
+    assert _input_hash(post, _digest_middle(unit, account), chain) == expected
