@@ -889,8 +889,7 @@ def _existing(
             t.c.content_hash,
             json_text(t.c.findings),
         ).where(t.c.post_id.in_(ids[start : start + 500]))
-        for row in conn.execute(query):
-            values = tuple(row)
+        for values in conn.execute(query).all():  # fetchall: one driver call, not one a row
             state = stored_state(values[:n])
             states.append(state)
             variant_id, input_hash, content_hash, findings_json = values[n:]

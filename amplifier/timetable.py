@@ -668,13 +668,13 @@ def timing_input(
     for table in (UNITS, ACCOUNTS, BLACKOUTS):
         # the stored values as the driver hands them over: no type processing
         raw = [sa.type_coerce(c, sa.String()) for c in table.c]
-        add([tuple(r) for r in conn.execute(sa.select(*raw).order_by(table.c.id))])
+        add([tuple(r) for r in conn.execute(sa.select(*raw).order_by(table.c.id)).all()])
     if states is None and scope_states is not None and in_scope is not None:
         if in_scope.issuperset(r.id for r in posts):
             states = scope_states  # every post is in scope: there are no others to read
         else:
             query = sa.select(*state_columns()).where(V.c.post_id.not_in(sorted(in_scope)))
-            states = [stored_state(r) for r in conn.execute(query)] + scope_states
+            states = [stored_state(r) for r in conn.execute(query).all()] + scope_states
     elif states is None:
         every = conn.execute(sa.select(*state_columns()))
         states = [stored_state(r) for r in every] + (scope_states or [])
