@@ -169,19 +169,25 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
         end = start + 1
         while end < len(rows) and rows[end].keys() == keys:
             end += 1
-        run = rows[start:end]
-        if conn.dialect.name == "sqlite" and _insert_driver(conn, table, run):
-            pass
-        else:
-            conn.execute(sa.insert(table), run)
+        _executemany(conn, sa.insert(table), rows[start:end])
         start = end
 
 
-def _insert_driver(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> bool:
-    """The SQLite half of ``insert_rows``, for rows that all have the same keys. As in
-    Core's executemany, a value is bound as it is (no SQL expressions). False (nothing
-    written) if the statement has a parameter this cannot fill."""
-    prepared = prepare_insert(conn.dialect, table, rows)
+def _executemany(
+    conn: sa.Connection, statement: sa.Insert | sa.Update, rows: list[dict[str, Any]]
+) -> None:
+    """Core's ``conn.execute(statement, rows)`` for rows that all have the same keys; on
+    SQLite through the driver (``_driver_executemany``), with the same values."""
+    if not (conn.dialect.name == "sqlite" and _driver_executemany(conn, statement, rows)):
+        conn.execute(statement, rows)
+
+
+def _driver_executemany(
+    conn: sa.Connection, statement: sa.Insert | sa.Update, rows: list[dict[str, Any]]
+) -> bool:
+    """The driver's executemany of ``prepare``'s statement and tuples. False (nothing
+    written) if the statement has a parameter ``prepare`` cannot fill."""
+    prepared = prepare(conn.dialect, statement, rows)
     if prepared is None:
         return False
     conn.exec_driver_sql(*prepared)
@@ -191,17 +197,26 @@ def _insert_driver(conn: sa.Connection, table: sa.Table, rows: list[dict[str, An
 def prepare_insert(
     dialect: sa.Dialect, table: sa.Table, rows: list[dict[str, Any]]
 ) -> tuple[str, list[tuple[Any, ...]]] | None:
-    """SQLite: the INSERT statement and the driver's parameter tuples for ``rows`` (all
-    with the same keys), converted as ``insert_rows`` converts them, for
-    ``conn.exec_driver_sql(sql, params)``; None when only Core can insert them. A plan's
-    helper process prepares its rows with it, so the parent only executes."""
+    """SQLite: ``prepare`` for an INSERT of ``rows`` into ``table`` (all with the same
+    keys); None on other databases. A plan's parts prepare their new rows with it in their
+    own process, so the parent only executes ``conn.exec_driver_sql(sql, params)``."""
     if dialect.name != "sqlite" or not rows:
         return None
-    compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
+    return prepare(dialect, sa.insert(table), rows)
+
+
+def prepare(
+    dialect: sa.Dialect, statement: sa.Insert | sa.Update, rows: list[dict[str, Any]]
+) -> tuple[str, list[tuple[Any, ...]]] | None:
+    """The statement compiled once for the rows' keys (all the same), and the rows as the
+    driver's parameter tuples, converted as Core converts them. As in Core's executemany, a
+    value is bound as it is (no SQL expressions). None if the statement has a parameter
+    this cannot fill."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
     names = compiled.positiontup
     if names is None or set(rows[0]) - set(names):
         return None
-    prefetch = {c.key: c for c in compiled.insert_prefetch}
+    prefetch = {c.key: c for c in (*compiled.insert_prefetch, *compiled.update_prefetch)}
     # the values column by column (a C-level loop each), then transposed into row tuples
     columns: list[Any] = []
     for name in names:
@@ -269,7 +284,8 @@ def update_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
     """``UPDATE table SET … WHERE id = :_id`` for many rows.
 
     Rows that set the very same values (a dispatch batch that was all published, say) are
-    one ``UPDATE … WHERE id IN (…)``; the others go as one executemany per set of columns.
+    one ``UPDATE … WHERE id IN (…)``; the others go as one executemany per set of columns,
+    on SQLite through the driver as ``insert_rows`` does.
     """
     same: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -289,7 +305,7 @@ def update_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
             chunk = ids[start : start + 500]
             conn.execute(sa.update(table).where(table.c.id.in_(chunk)).values(values))
     for batch in by_columns.values():
-        conn.execute(sa.update(table).where(table.c.id == sa.bindparam("_id")), batch)
+        _executemany(conn, sa.update(table).where(table.c.id == sa.bindparam("_id")), batch)
 
 
 def _values_key(row: dict[str, Any]) -> tuple[Any, ...] | None:

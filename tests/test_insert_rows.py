@@ -234,6 +234,44 @@ def test_a_naive_datetime_is_refused_and_nothing_written(template: Path, tmp_pat
     assert _stored(path, "variant") == []
 
 
+def test_update_rows_stores_what_core_stores(template: Path, tmp_path: Path) -> None:
+    """``update_rows`` (the driver on SQLite for rows that differ) against Core's UPDATE."""
+    base = [_variant(n, **(FULL if n % 2 else SPARSE)) for n in range(6)]
+    changes: list[dict[str, Any]] = [
+        {"_id": 1, "text": "baru ✓", "timing": ["±1 jam"], "status": VariantStatus.SCHEDULED},
+        {"_id": 2, "text": "lain", "timing": [], "status": "unscheduled"},
+        {"_id": 3, "publish_at": None, "due_at": None, "reasons": ["tidak ada slot"]},
+        {"_id": 4, "publish_at": FULL["due_at"], "due_at": T0, "reasons": []},
+        # the same values: one UPDATE ... WHERE id IN (...) through Core
+        {"_id": 5, "status": VariantStatus.CANCELLED, "updated_at": T0},
+        {"_id": 6, "status": VariantStatus.CANCELLED, "updated_at": T0},
+    ]
+    update = sa.update(VARIANTS).where(VARIANTS.c.id == sa.bindparam("_id"))
+
+    def core(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        _core(conn, table, rows)
+        for change in changes:
+            conn.execute(update, [change])
+
+    def driver(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        _core(conn, table, rows)
+        database.update_rows(conn, table, changes)
+
+    stored = []
+    for write in (core, driver):
+        path = tmp_path / f"{write.__name__}.db"
+        shutil.copyfile(template, path)
+        engine = database.create_engine(f"sqlite:///{path}")
+        with engine.begin() as conn:
+            write(conn, VARIANTS, base)
+        engine.dispose()
+        stored.append(_stored(path, "variant"))
+    assert stored[1] == stored[0]
+    assert stored[0][0]["text"] == ("text", "baru ✓".encode())
+    assert stored[0][3]["due_at"] == ("text", b"2027-06-01 09:30:00.000000")
+    assert [r["status"][1] for r in stored[0][4:]] == [b"cancelled", b"cancelled"]
+
+
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 _aware = st.datetimes(
     min_value=dt.datetime(1, 1, 2),
