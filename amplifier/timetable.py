@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import marshal
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -419,9 +420,16 @@ def time_variants(
     counts["changed"] = changed
     by_id = {c["_id"]: c for c in changes}
     states = []
+    to_write = scope.planned
     for row in scope.rows:
-        written = scope.planned.get(row.idempotency_key) or by_id.get(row.id)
-        states.append(variant_timing(row, written))
+        key = row.idempotency_key
+        if row.id is None:  # a new row of the plan: every value is in the row it writes
+            w = to_write[key]
+            state = (key, w["post_id"], w["account_id"], w["unit_id"], str(w["review"]))
+            rest = (w["publish_at"], w["due_at"], 0, None, w["reasons"])
+            states.append(stored_state((*state, str(w["status"]), *rest)))
+        else:
+            states.append(variant_timing(row, to_write.get(key) or by_id.get(row.id)))
     return Timed(counts, changes, states)
 
 
@@ -680,8 +688,21 @@ def timing_input(
         states = [stored_state(r) for r in every] + (scope_states or [])
     # in key order: keys are unique, so this is the order of the whole states, found
     # at half the cost of comparing tuples
-    add(sorted(states, key=itemgetter(0)))
+    _add_states(h, sorted(states, key=itemgetter(0)))
     return h.hexdigest()
+
+
+def _add_states(h: Any, states: list[tuple[Any, ...]]) -> None:
+    """Digest the timing states. marshal's format 2 writes equal values as equal bytes
+    whatever their identity (later formats share repeated objects by reference) and is a
+    fifth of the cost of ``repr``; a value marshal refuses (a ``str`` subclass, say)
+    falls back to ``repr``."""
+    try:
+        data = b"marshal-2:" + marshal.dumps(states, 2)
+    except ValueError:
+        data = b"repr:" + repr(states).encode()
+    h.update(data)
+    h.update(b"\x1f")
 
 
 def stored_timing(conn: sa.Connection, scope: str) -> str | None:

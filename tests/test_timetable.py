@@ -383,3 +383,21 @@ def test_the_timing_digest_changes_with_each_input_it_reads(
             assert every is not None and one is not None, what
             assert every not in {d[0] for d in seen} and one not in {d[1] for d in seen}, what
             seen.append((every, one))
+
+
+def test_timing_states_digest_equal_values_alike_and_take_any_str() -> None:
+    import hashlib
+
+    from amplifier.timetable import _add_states
+
+    def of(states: list[tuple[object, ...]]) -> str:
+        h = hashlib.blake2b(digest_size=16)
+        _add_states(h, states)
+        return h.hexdigest()
+
+    shared = "approved"
+    built = "".join(["appr", "oved"])  # equal, but another object, not interned
+    assert of([(shared, shared)]) == of([(built, "".join(["appr", "oved"]))])
+    assert of([("a", 1)]) != of([("a", 2)])
+    # a str subclass cannot be marshalled: the digest falls back to repr
+    assert of([(VariantStatus.SCHEDULED,)]) != of([("scheduled",)])

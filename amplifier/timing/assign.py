@@ -44,7 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from amplifier.timing.calendar import Blackout, BlackoutKind
 from amplifier.timing.clock import (
@@ -69,8 +69,7 @@ _MASK = (1 << 64) - 1
 _MIX = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: multiplicative (Fibonacci) hashing
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(NamedTuple):
     """One variant to time.
 
     ``key`` is its stable identity (e.g. the idempotency key); ``post`` the stable key of
