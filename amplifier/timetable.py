@@ -14,6 +14,7 @@ published time as fixed, and writes only the rows whose time or status changed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import marshal
 from collections import Counter
@@ -505,6 +506,11 @@ def _instant(value: dt.datetime | str | None) -> str | None:
     plan's rows hold aware datetimes: those are written out in the same form."""
     if value is None or isinstance(value, str):
         return value
+    return _utc_text(value)
+
+
+@functools.lru_cache(maxsize=8192)  # a plan's times fall on few distinct minutes
+def _utc_text(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
