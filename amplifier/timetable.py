@@ -690,7 +690,7 @@ def timing_input(
             query = sa.select(*state_columns()).where(V.c.post_id.not_in(sorted(in_scope)))
             states = [stored_state(r) for r in conn.execute(query).all()] + scope_states
     elif states is None:
-        every = conn.execute(sa.select(*state_columns()))
+        every = conn.execute(sa.select(*state_columns())).all()
         states = [stored_state(r) for r in every] + (scope_states or [])
     # in key order: keys are unique, so this is the order of the whole states, found
     # at half the cost of comparing tuples
