@@ -355,7 +355,14 @@ def floor_render(fi: FloorInput) -> list[str]:
             functions = ctx.blocks.get(name)
             return "".join(functions[0](ctx)) if functions else ""
 
-        out.append(layout.compose(block, variables["platform"], variables["budget"]))
+        # the built-in layout (``layout.compose``) on plain strings: trim, drop empty
+        # blocks, ``room`` for body, join with a blank line (tidied after, untimed)
+        parts = {name: block(name, None).strip() for name in layout.OTHERS}
+        others = layout.SEPARATOR.join(p for p in parts.values() if p)
+        parts["body"] = block(
+            "body", layout.room_for(others, variables["platform"], variables["budget"])
+        ).strip()
+        out.append(layout.SEPARATOR.join(p for p in (parts[n] for n in layout.ORDER) if p))
     return out
 
 
