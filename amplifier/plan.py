@@ -56,6 +56,7 @@ from amplifier.targeting import AccountRow, Directory, UnitRow, read_directory, 
 from amplifier.timetable import (
     Planned,
     Shard,
+    StateSum,
     Timed,
     hold,
     state_columns,
@@ -401,7 +402,7 @@ class Planner:
             updates = [row for p in parts for row in p.updates]
             touches = [row for p in parts for row in p.touches]
             cancels = [row for p in parts for row in p.cancels]
-            states: list[tuple[Any, ...]] = []
+            summed = StateSum()
             timed_any = False
             timed = 0
             changes: list[dict[str, Any]] = []
@@ -412,7 +413,7 @@ class Planner:
                     timed_any = True
                     timed += part.timed.counts["changed"]
                     changes += part.timed.changes
-                    states += part.timed.states
+                    summed += part.summed
             if cancels:
                 counts["cancelled"] = len(cancels)
                 by_status[str(VariantStatus.CANCELLED)] += len(cancels)
@@ -420,7 +421,7 @@ class Planner:
             _insert(conn, _in_order(p.inserts for p in parts))
             _write(conn, updates, touches, cancels, changes)
             if timed_any:
-                done_input = timing_input(self.ws, conn, post_ids, now, states)
+                done_input = timing_input(self.ws, conn, post_ids, now, summed=summed)
                 store_timing(conn, timing_scope(post_ids), done_input)
         if progress is not None:
             progress(total, total)
@@ -529,6 +530,9 @@ class Planner:
                 now=work.now,
                 shard=shard,
             )
+            # summed here, in the part's process; the states themselves stay here
+            part.summed = StateSum.of(part.timed.states)
+            part.timed = part.timed._replace(states=[])
         _prepare(part, self.ws.engine.dialect)
         return part
 
@@ -725,7 +729,8 @@ class _Part:
     findings: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     by_status: Counter[str] = field(default_factory=Counter)
-    timed: Timed | None = None
+    timed: Timed | None = None  # its ``states`` emptied once summed
+    summed: StateSum = field(default_factory=StateSum)  # of the timing states
 
 
 def _always(*_writes: list[dict[str, Any]]) -> bool:

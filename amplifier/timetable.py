@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -632,6 +631,7 @@ def timing_input(
     now: dt.datetime,
     states: list[tuple[Any, ...]] | None = None,
     scope_states: list[tuple[Any, ...]] | None = None,
+    summed: StateSum | None = None,
 ) -> str | None:
     """Digest of everything timing the variants of ``post_ids`` reads from the database and
     the workspace: settings, holidays, quiet periods, blackouts, units, accounts, posts,
@@ -641,7 +641,8 @@ def timing_input(
 
     Timing is a function of that input (``amplifier.timing.assign``), so when the digest
     equals the one stored after the last timing (``stored_timing``), timing again would
-    write nothing. ``states``: the variants' timing states when the caller knows them
+    write nothing. ``summed``: the sum of every variant's timing state (``StateSum``) when
+    the caller has it. ``states``: the variants' timing states when the caller knows them
     (``Timed.states``), instead of reading them; ``scope_states``: those of the variants
     of ``post_ids`` only (read by the caller already), so only the others are read.
     """
@@ -670,7 +671,10 @@ def timing_input(
     settings, files = ws.settings.timing, ws.files
 
     def add(part: object) -> None:
-        h.update(repr(part).encode())
+        try:  # marshal's format 2: equal values, equal bytes (see StateSum); else repr
+            h.update(b"m" + marshal.dumps(part, 2))
+        except ValueError:
+            h.update(b"r" + repr(part).encode())
         h.update(b"\x1f")
 
     add((TIMING_VERSION, now.year, _holidays_version()))
@@ -683,7 +687,9 @@ def timing_input(
         # the stored values as the driver hands them over: no type processing
         raw = [sa.type_coerce(c, sa.String()) for c in table.c]
         add([tuple(r) for r in conn.execute(sa.select(*raw).order_by(table.c.id)).all()])
-    if states is None and scope_states is not None and in_scope is not None:
+    if summed is not None:
+        pass  # every state, summed by the caller
+    elif states is None and scope_states is not None and in_scope is not None:
         if in_scope.issuperset(r.id for r in posts):
             states = scope_states  # every post is in scope: there are no others to read
         else:
@@ -692,23 +698,42 @@ def timing_input(
     elif states is None:
         every = conn.execute(sa.select(*state_columns())).all()
         states = [stored_state(r) for r in every] + (scope_states or [])
-    # in key order: keys are unique, so this is the order of the whole states, found
-    # at half the cost of comparing tuples
-    _add_states(h, sorted(states, key=itemgetter(0)))
+    if summed is None:
+        summed = StateSum.of(states or [])
+    add(("states", summed.count, summed.total))
     return h.hexdigest()
 
 
-def _add_states(h: Any, states: list[tuple[Any, ...]]) -> None:
-    """Digest the timing states. marshal's format 2 writes equal values as equal bytes
-    whatever their identity (later formats share repeated objects by reference) and is a
-    fifth of the cost of ``repr``; a value marshal refuses (a ``str`` subclass, say)
-    falls back to ``repr``."""
-    try:
-        data = b"marshal-2:" + marshal.dumps(states, 2)
-    except ValueError:
-        data = b"repr:" + repr(states).encode()
-    h.update(data)
-    h.update(b"\x1f")
+@dataclass(frozen=True)
+class StateSum:
+    """The digest of a set of timing states: how many, and the sum of their blake2b-128
+    digests modulo 2**128. A sum does not depend on the order of the states, nor on how
+    they are split: each part of a plan sums its own, in its own process, and the parent
+    adds the sums (``+``). Each state is written with marshal's format 2, which writes
+    equal values as equal bytes whatever their identity; a value marshal refuses (a
+    ``str`` subclass, say) is written with ``repr``."""
+
+    count: int = 0
+    total: int = 0
+
+    @classmethod
+    def of(cls, states: Iterable[tuple[Any, ...]]) -> StateSum:
+        count = total = 0
+        dumps, blake2b, number = marshal.dumps, hashlib.blake2b, int.from_bytes
+        for state in states:
+            try:
+                data = dumps(state, 2)
+            except ValueError:
+                data = repr(state).encode()
+            total += number(blake2b(data, digest_size=16).digest(), "big")
+            count += 1
+        return cls(count, total % _SUM_MODULUS)
+
+    def __add__(self, other: StateSum) -> StateSum:
+        return StateSum(self.count + other.count, (self.total + other.total) % _SUM_MODULUS)
+
+
+_SUM_MODULUS = 1 << 128
 
 
 def stored_timing(conn: sa.Connection, scope: str) -> str | None:
