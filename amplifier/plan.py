@@ -895,10 +895,19 @@ def _existing(
             json_text(t.c.findings),
         ).where(t.c.post_id.in_(ids[start : start + 500]))
         for values in conn.execute(query).all():  # fetchall: one driver call, not one a row
-            state = stored_state(values[:n])
+            reasons = values[n - 1]
+            at, due, attempts = values[6:9]
+            if (
+                reasons == "[]"
+                and (at is None or at.__class__ is str)
+                and (due is None or due.__class__ is str)
+                and attempts is not None
+            ):  # the usual stored row, already in the state's form (as stored_state makes)
+                state = (*values[: n - 1], ())
+            else:
+                state = stored_state(values[:n])
             states.append(state)
             variant_id, input_hash, content_hash, findings_json = values[n:]
-            reasons = values[n - 1]
             out[(state[1], state[2])] = _Existing(
                 variant_id,
                 input_hash,

@@ -56,8 +56,9 @@ UnitRow = WorkUnit | UnitRecord
 AccountRow = Account | AccountRecord
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
+    """One account a post goes to, and why (a plan makes one per variant)."""
+
     unit: UnitRow
     account: AccountRow
     reasons: tuple[str, ...]

@@ -670,7 +670,7 @@ def timing_input(
     h = hashlib.blake2b(digest_size=16)
     settings, files = ws.settings.timing, ws.files
 
-    def add(part: object) -> None:
+    def add(part: Any) -> None:
         try:  # marshal's format 2: equal values, equal bytes (see StateSum); else repr
             h.update(b"m" + marshal.dumps(part, 2))
         except ValueError:
