@@ -8,6 +8,7 @@ altered silently: if its schema is behind, ``SchemaOutOfDate`` says to run
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 import os
@@ -265,11 +266,12 @@ def _bind_processor(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> Any
             isinstance(storage, sqlite.DATETIME)
             and storage._storage_format == sqlite.DATETIME._storage_format
         ):
-            return _utc_text
+            return utc_text
     return process
 
 
-def _utc_text(value: dt.datetime | None) -> str | None:
+@functools.lru_cache(maxsize=8192)  # a plan's times fall on few distinct minutes
+def utc_text(value: dt.datetime | None) -> str | None:
     """``UTCDateTime`` as SQLite's DATETIME stores it: UTC, naive, always microseconds."""
     if value is None:
         return None

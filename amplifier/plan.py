@@ -479,7 +479,8 @@ class Planner:
                 if found:
                     part.findings.append((position, found))
                 continue
-            row = self._render_row(*work.jobs[index])
+            u, a, c, p, chain, camp_vars = work.jobs[index]
+            row = self._render_row(u, a, c, p, chain, camp_vars, work.now)
             input_hash, post_hash, chain_hash = rest
             row["input_hash"] = input_hash = input_hash or _input_hash(
                 post_hash, _digest_middle(unit, account), chain_hash

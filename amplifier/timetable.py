@@ -14,7 +14,6 @@ published time as fixed, and writes only the rows whose time or status changed.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import marshal
 from collections import Counter
@@ -28,7 +27,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from amplifier.check import ELECTORAL
-from amplifier.database import json_list, json_text, update_rows
+from amplifier.database import json_list, json_text, update_rows, utc_text
 from amplifier.errors import InvalidOperation, NotFound
 from amplifier.models import (
     ACCOUNTS,
@@ -38,15 +37,13 @@ from amplifier.models import (
     TIMING_STATES,
     UNITS,
     VARIANTS,
-    Account,
     Blackout,
     Campaign,
     CentralPost,
     Variant,
-    WorkUnit,
     utcnow,
 )
-from amplifier.targeting import Directory
+from amplifier.targeting import Directory, read_directory
 from amplifier.timing import (
     Fixed,
     PostTimingSpec,
@@ -160,9 +157,7 @@ def _scope(
 ) -> _Scope:
     settings = ws.settings.timing
     if directory is None:
-        directory = Directory.from_rows(
-            session.exec(select(WorkUnit)).all(), session.exec(select(Account)).all()
-        )
+        directory = read_directory(session.connection())
     if posts is None:
         posts = {
             p.id: (c, p)
@@ -503,14 +498,7 @@ def _instant(value: dt.datetime | str | None) -> str | None:
     """A time of a timing state: its stored UTC text. SQLite hands back that text itself
     (as SQLAlchemy writes it, to the microsecond); other drivers an aware datetime, and a
     plan's rows hold aware datetimes: those are written out in the same form."""
-    if value is None or isinstance(value, str):
-        return value
-    return _utc_text(value)
-
-
-@functools.lru_cache(maxsize=8192)  # a plan's times fall on few distinct minutes
-def _utc_text(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value if value is None or isinstance(value, str) else utc_text(value)
 
 
 def _electoral_in_quiet_periods(
