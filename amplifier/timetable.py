@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import marshal
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -135,13 +135,15 @@ class Shard:
 @dataclass
 class _Scope:
     requests: list[Request]
-    current: dict[str, Any]  # request key -> row
+    current: dict[str, Any]  # request key -> stored row (as the plan will leave it)
     fixed: list[Fixed]
     blackouts: list[TimingBlackout]
     units: dict[int, UnitInfo]
     slugs: dict[str, str]  # request key -> campaign slug
     planned: dict[str, dict[str, Any]]  # request key -> the row a plan will write
-    rows: list[Any]  # every variant, as the plan will leave it before timing
+    rows: list[Any]  # every stored variant, as the plan will leave it before timing
+    new: dict[str, dict[str, Any]]  # request key -> a new row of the plan (timeable)
+    fresh: list[dict[str, Any]]  # every new row of the plan
 
 
 def _scope(
@@ -168,7 +170,7 @@ def _scope(
                 )
             ).all()
         }
-    # plain tuples per account and post: the loop below runs once per variant
+    # plain tuples per account and post: the loops below run once per variant
     accounts = {
         a.id: (f"{a.platform}:{a.handle_key}", str(a.platform), a.handle)
         for accts in directory.accounts.values()
@@ -182,40 +184,67 @@ def _scope(
     windows: dict[int, tuple[str, Any, bool]] = {}
     rows = session.execute(sa.select(*timing_columns())).all()
     to_write: dict[str, dict[str, Any]] = {}
+    fresh: list[dict[str, Any]] = []
     if planned is not None:
         rows = _overlay(rows, planned, to_write)
+        fresh = planned.inserts  # a shard's plan holds only rows of the shard
     if shard is not None:
         holds = shard.holds
         rows = [r for r in rows if holds((accounts.get(r.account_id) or (None, None))[1])]
     in_scope = set(post_ids) if post_ids is not None else None
-    requests, fixed, current, slugs = [], [], {}, {}
+    requests: list[Request] = []
+    fixed: list[Fixed] = []
+    current: dict[str, Any] = {}
+    slugs: dict[str, str] = {}
+    new: dict[str, dict[str, Any]] = {}
     lo = hi = now
-    for r in rows:
-        account = accounts.get(r.account_id)
-        about = post_info.get(r.post_id)
-        if account is None or about is None:
-            continue
-        account_key, platform, handle = account
-        live, slug, post_key, priority, central_at = about
-        timeable = (
-            live
-            and (in_scope is None or r.post_id in in_scope)
-            and r.status in TIMEABLE
-            and not r.attempts  # a variant being retried is the dispatcher's to time
-        )
-        if not timeable:
-            if r.status in TAKEN and r.publish_at is not None:
-                fixed.append(Fixed(account_key, r.publish_at, platform, f"variant {r.id}"))
-            continue
-        current[r.idempotency_key] = r
-        if r.review != ReviewState.APPROVED:
-            continue
-        unit = directory.units.get(r.unit_id)
+    approved = ReviewState.APPROVED
+    timeable_status = frozenset(map(str, TIMEABLE))
+
+    def to_time() -> Iterator[tuple[int, int, int, str]]:
+        """(post, account, unit, key) of every approved variant to time."""
+        for r in rows:
+            about = post_info.get(r.post_id)
+            if about is None or r.account_id not in accounts:
+                continue
+            timeable = (
+                about[0]
+                and (in_scope is None or r.post_id in in_scope)
+                and r.status in TIMEABLE
+                and not r.attempts  # a variant being retried is the dispatcher's to time
+            )
+            if not timeable:
+                if r.status in TAKEN and r.publish_at is not None:
+                    account_key, platform = accounts[r.account_id][:2]
+                    fixed.append(Fixed(account_key, r.publish_at, platform, f"variant {r.id}"))
+                continue
+            current[r.idempotency_key] = r
+            if r.review == approved:
+                yield r.post_id, r.account_id, r.unit_id, r.idempotency_key
+        for w in fresh:  # a new row: pending, never attempted, its post in the plan
+            key = w["idempotency_key"]
+            to_write[key] = w
+            post_id, account_id = w["post_id"], w["account_id"]
+            about = post_info.get(post_id)
+            if (
+                about is None
+                or not about[0]
+                or account_id not in accounts
+                or (in_scope is not None and post_id not in in_scope)
+                or str(w["status"]) not in timeable_status
+            ):
+                continue
+            new[key] = w
+            if w["review"] == approved:
+                yield post_id, account_id, w["unit_id"], key
+
+    for post_id, account_id, unit_id, key in to_time():
+        unit = directory.units.get(unit_id)
         if unit is None:
             continue
-        info = units.get(r.unit_id)
+        info = units.get(unit_id)
         if info is None:
-            info = units[r.unit_id] = UnitInfo(
+            info = units[unit_id] = UnitInfo(
                 unit.code,
                 unit.timezone,
                 str(unit.kind),
@@ -224,16 +253,19 @@ def _scope(
                 tuple(unit.tags),
                 settings.hours_for(unit.code, unit.kind),
             )
-        if r.post_id not in windows:
-            camp, post = posts[r.post_id]
+        known = windows.get(post_id)
+        if known is None:
+            camp, post = posts[post_id]
             post_spec = PostTimingSpec.model_validate(post.timing) if post.timing else None
             window, avoid = settings.resolve(
                 TimingSpec.model_validate(camp.timing or {}), post_spec
             )
-            windows[r.post_id] = (f"{slug}/{post_key}", window, avoid)
+            _, slug, post_key, _, central_at = post_info[post_id]
+            known = windows[post_id] = (f"{slug}/{post_key}", window, avoid)
             lo, hi = min(lo, central_at), max(hi, central_at)
-        post_label, window, avoid = windows[r.post_id]
-        key = r.idempotency_key
+        post_label, window, avoid = known
+        account_key, platform, handle = accounts[account_id]
+        _, slug, _, priority, central_at = post_info[post_id]
         requests.append(
             Request(
                 key,
@@ -242,11 +274,11 @@ def _scope(
                 platform,
                 info,
                 central_at,
-                campaign=slug,
-                priority=priority,
-                window=window,
-                avoid_holidays=avoid,
-                label=f"{post_label} on {platform}:@{handle}",
+                slug,
+                priority,
+                window,
+                avoid,
+                f"{post_label} on {platform}:@{handle}",
             )
         )
         slugs[key] = slug
@@ -258,7 +290,9 @@ def _scope(
         holidays=files.holidays,
         quiet_periods=files.quiet_periods,
     )
-    return _Scope(requests, current, fixed, blackouts, units, slugs, to_write, list(rows))
+    return _Scope(
+        requests, current, fixed, blackouts, units, slugs, to_write, list(rows), new, fresh
+    )
 
 
 def workspace_blackouts(
@@ -287,9 +321,12 @@ def workspace_blackouts(
 def _overlay(
     rows: Iterable[Any], planned: Planned, to_write: dict[str, dict[str, Any]]
 ) -> list[Any]:
-    """The stored rows as they will be once the plan has written ``planned``."""
-    out: list[Any] = []
+    """The stored rows as they will be once the plan has written its ``changes`` (its
+    new rows are not stored yet: ``_scope`` reads them from ``planned.inserts``)."""
     changes = planned.changes
+    if not changes:
+        return list(rows)
+    out: list[Any] = []
     for r in rows:
         change = changes.get(r.id)
         if change is not None:
@@ -298,25 +335,6 @@ def _overlay(
             )
             to_write[r.idempotency_key] = change
         out.append(r)
-    for row in planned.inserts:
-        key = row["idempotency_key"]
-        out.append(
-            _Row(
-                None,
-                row["post_id"],
-                row["account_id"],
-                row["unit_id"],
-                row["review"],
-                row["status"],
-                row.get("publish_at"),
-                row["reasons"],
-                key,
-                row.get("due_at"),
-                0,
-                None,
-            )
-        )
-        to_write[key] = row
     return out
 
 
@@ -384,15 +402,37 @@ def time_variants(
         else:
             changes.append({"_id": row.id, **values, "updated_at": now})
 
+    new = scope.new
+    scheduled, unscheduled = VariantStatus.SCHEDULED, VariantStatus.UNSCHEDULED
     for key, timing in timings.items():
+        w = new.get(key)
+        if w is not None:  # a new row (pending, untimed): its timing always changes it
+            if timing.status == "scheduled":
+                counts[scheduled] += 1
+                w["status"] = scheduled
+                w["publish_at"] = w["due_at"] = timing.publish_at
+                w["reasons"] = []
+            else:
+                counts[unscheduled] += 1
+                w["status"] = unscheduled
+                w["publish_at"] = w["due_at"] = None
+                w["reasons"] = list(timing.reasons)
+            w["updated_at"] = now
+            changed += 1
+            continue
         row = scope.current[key]
         values = _values(timing)
         counts[values["status"]] += 1
         if _differs(row, values):
             change(row, values)
     for key, values in to_review.items():
-        row = scope.current[key]
         counts["quiet_review"] += 1
+        w = new.get(key)
+        if w is not None:
+            w.update(values, updated_at=now)
+            changed += 1
+            continue
+        row = scope.current[key]
         if str(row.review) != str(values["review"]) or _differs(row, values):
             change(row, values)
     for key, row in scope.current.items():
@@ -414,18 +454,45 @@ def time_variants(
             counts["pending"] += 1
     counts["changed"] = changed
     by_id = {c["_id"]: c for c in changes}
-    states = []
     to_write = scope.planned
-    for row in scope.rows:
-        key = row.idempotency_key
-        if row.id is None:  # a new row of the plan: every value is in the row it writes
-            w = to_write[key]
-            state = (key, w["post_id"], w["account_id"], w["unit_id"], str(w["review"]))
-            rest = (w["publish_at"], w["due_at"], 0, None, w["reasons"])
-            states.append(stored_state((*state, str(w["status"]), *rest)))
-        else:
-            states.append(variant_timing(row, to_write.get(key) or by_id.get(row.id)))
+    states = [
+        variant_timing(row, to_write.get(row.idempotency_key) or by_id.get(row.id))
+        for row in scope.rows
+    ]
+    states += _new_states(scope.fresh)
     return Timed(counts, changes, states)
+
+
+def _new_states(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The timing states (``variant_timing``) of a plan's new rows, timed: every value is
+    in the row it writes. Many share a time: each time is written out once."""
+    texts: dict[dt.datetime, str] = {}
+    out = []
+    for w in rows:
+        at, due, reasons = w["publish_at"], w["due_at"], w["reasons"]
+        if at is None:
+            at_text = None
+        else:
+            at_text = texts.get(at)
+            if at_text is None:
+                at_text = texts[at] = utc_text(at)  # type: ignore[assignment]
+        due_text = at_text if due is at else _instant(due)
+        out.append(
+            (
+                w["idempotency_key"],
+                w["post_id"],
+                w["account_id"],
+                w["unit_id"],
+                str(w["review"]),
+                str(w["status"]),
+                at_text,
+                due_text,
+                0,
+                None,
+                tuple(reasons) if reasons else (),
+            )
+        )
+    return out
 
 
 class Timed(NamedTuple):
