@@ -195,6 +195,25 @@ def _driver_executemany(
     return True
 
 
+def reserve_ids(conn: sa.Connection, table: sa.Table, count: int) -> list[int] | None:
+    """``count`` new primary keys for ``table``, in the order its own inserts would give
+    them, for rows inserted with explicit ids: on SQLite the next integers after the
+    largest stored one (what SQLite gives a table without AUTOINCREMENT), on PostgreSQL
+    values of the column's sequence (unique under concurrent inserts too). None on other
+    databases, or when ``count`` is 0: insert without ids."""
+    if count <= 0:
+        return None
+    (key,) = table.primary_key.columns
+    if conn.dialect.name == "sqlite":
+        last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(key), 0))).scalar_one()
+        return list(range(last + 1, last + 1 + count))
+    if conn.dialect.name == "postgresql":
+        sequence = sa.func.pg_get_serial_sequence(table.name, key.name)
+        values = sa.select(sa.func.nextval(sequence)).select_from(sa.func.generate_series(1, count))
+        return sorted(conn.execute(values).scalars())
+    return None
+
+
 def prepare_insert(
     dialect: sa.Dialect, table: sa.Table, rows: list[dict[str, Any]]
 ) -> tuple[str, list[tuple[Any, ...]]] | None:

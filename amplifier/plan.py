@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import gc
 import hashlib
 import heapq
@@ -25,7 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,7 +37,14 @@ from sqlmodel import Session, col, select
 
 from amplifier.check import Context as CheckContext
 from amplifier.check import VariantChecker
-from amplifier.database import insert_rows, json_list, json_text, prepare_insert, update_rows
+from amplifier.database import (
+    insert_rows,
+    json_list,
+    json_text,
+    prepare_insert,
+    reserve_ids,
+    update_rows,
+)
 from amplifier.errors import NotFound
 from amplifier.findings import Finding
 from amplifier.load.source import suggest
@@ -87,6 +95,7 @@ FROZEN = frozenset(
 
 Progress = Callable[[int, int], None]
 _T = TypeVar("_T", bound=tuple[Any, ...])
+_R = TypeVar("_R")
 HAND_CANCELLED = "cancelled by hand"
 
 
@@ -284,10 +293,11 @@ class Planner:
             units: dict[int, _Unit] = {}
             accounts: dict[int, _Account] = {}
             counts, by_status = summary.counts, summary.by_status
-            chains: dict[tuple[str, ...], dict[tuple[int, str], tuple[tuple[str, ...], str]]] = {}
+            chains: dict[tuple[str, ...], dict[tuple[int, str], _Chain]] = {}
             middles: dict[int, str] = {}  # account id -> the middle of its input digests
             jobs: list[_Job] = []  # variants to render
             entries: list[tuple[Any, ...]] = []  # every target not kept, in order
+            fresh = 0  # new variants so far: a new variant's rank among them picks its id
             for camp, cpost, targets in plans:
                 assert cpost.id is not None
                 post_id = cpost.id
@@ -369,9 +379,11 @@ class Planner:
                             input_hash,
                             post_hash,
                             chain_hash,
+                            fresh if old is None else None,
                         )
                     )
                     jobs.append(job)
+                    fresh += old is None
             cancels = [
                 {
                     "_id": old.id,
@@ -395,6 +407,7 @@ class Planner:
                 {p.id: (c, p) for c, p in posts} if not (campaign or post) else None,
                 directory,
                 now,
+                reserve_ids(conn, VARIANTS, fresh),
             )
             parts = self._run_parts(work, conn, stored_states)
             for _, listed in _in_order(p.findings for p in parts):
@@ -436,8 +449,10 @@ class Planner:
         """Render, check and time every job, in one part or, for large plans on Linux, in
         two: the parent does one, a forked helper process the other. Parts split the
         platforms (timing one platform never depends on another's variants), so each
-        process times what it rendered; only its results come back. The result equals a
-        serial plan's either way (tested)."""
+        process times what it rendered; only its results come back. New rows carry the
+        ids reserved for them (``_Work.ids``), so the parent inserts its own while the
+        helper still works. The result, ids included, equals a serial plan's either way
+        (tested)."""
         processes = self.stages.processes
         if processes is None:
             processes = 2 if len(work.jobs) >= PARALLEL_MIN and _can_fork() else 1
@@ -449,18 +464,15 @@ class Planner:
 
             return [self._part(work, None, when)]
         preload({job[1].platform for job in work.jobs})
-        global _FORKED
-        _FORKED = (self, work, shards[1])
-        try:
-            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-                second = pool.submit(_part_in_helper)
-                first = self._part(work, shards[0], _always)
-                try:
-                    rest = second.result()
-                except Exception:  # the helper process failed: do its part here
-                    rest = self._part(work, shards[1], _always)
-        finally:
-            _FORKED = None
+        with _in_helper(self.ws, functools.partial(self._part, work, shards[1], _always)) as second:
+            first = self._part(work, shards[0], _always)
+            if work.ids is not None:  # its rows have their ids: insert them meanwhile
+                _insert(conn, first.inserts)
+                first.inserts = []
+            try:
+                rest = second.result()
+            except Exception:  # the helper process failed: do its part here
+                rest = self._part(work, shards[1], _always)
         return [first, rest]
 
     def _part(self, work: _Work, shard: Shard | None, when: Callable[..., bool]) -> _Part:
@@ -481,7 +493,7 @@ class Planner:
                 continue
             u, a, c, p, chain, camp_vars = work.jobs[index]
             row = self._render_row(u, a, c, p, chain, camp_vars, work.now)
-            input_hash, post_hash, chain_hash = rest
+            input_hash, post_hash, chain_hash, rank = rest
             row["input_hash"] = input_hash = input_hash or _input_hash(
                 post_hash, _digest_middle(unit, account), chain_hash
             )
@@ -499,6 +511,8 @@ class Planner:
                     publish_at=None,
                     due_at=None,
                 )
+                if work.ids is not None:
+                    row["id"] = work.ids[rank]
                 part.inserts.append((position, None, row))
                 inserts.append(row)
                 counts["created"] += 1
@@ -696,7 +710,8 @@ class Planner:
 
 
 _Job = tuple["_Unit", "_Account", Campaign, CentralPost, tuple[str, ...], dict[str, Any]]
-_FORKED: tuple[Planner, _Work, Shard] | None = None  # what a forked helper does
+_Chain = tuple[tuple[str, ...], str]  # a chain of templates and its digest
+_FORKED: tuple[Workspace, Callable[[], Any]] | None = None  # what a forked helper does
 
 
 @dataclass
@@ -710,6 +725,10 @@ class _Work:
     every_post: dict[int | None, tuple[Campaign, CentralPost]] | None
     directory: Directory
     now: dt.datetime
+    #: the ids of the new variants, by rank in target order (``reserve_ids``): a part
+    #: can then insert its rows before the other part's, and the ids stay those of a
+    #: serial plan. None: the database gives them, in target order.
+    ids: list[int] | None
     platforms: dict[int | None, str] = field(default_factory=dict)  # account id -> platform
 
     def __post_init__(self) -> None:
@@ -738,13 +757,26 @@ def _always(*_writes: list[dict[str, Any]]) -> bool:
     return True
 
 
-def _part_in_helper() -> _Part:
-    """In the forked helper: do the second part of the plan that forked it. Pooled
-    database connections belong to the parent: the helper opens its own."""
+@contextlib.contextmanager
+def _in_helper(ws: Workspace, call: Callable[[], _R]) -> Iterator[Future[_R]]:
+    """Run ``call`` in a forked helper process (``_can_fork``): it inherits everything
+    ``call`` reads, so only its result is sent back. The helper is gone on exit."""
+    global _FORKED
+    _FORKED = (ws, call)
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield pool.submit(_call_forked)
+    finally:
+        _FORKED = None
+
+
+def _call_forked() -> Any:
+    """In the forked helper. Pooled database connections belong to the parent: the
+    helper opens its own."""
     assert _FORKED is not None
-    planner, work, shard = _FORKED
-    planner.ws.engine.dispose(close=False)
-    return planner._part(work, shard, _always)
+    ws, call = _FORKED
+    ws.engine.dispose(close=False)
+    return call()
 
 
 def _shards(work: _Work, processes: int) -> list[Shard]:
@@ -940,8 +972,9 @@ def _prepare(part: _Part, dialect: sa.Dialect) -> None:
 
 
 def _insert(conn: Connection, inserts: Iterable[tuple[int, str | None, Any]]) -> None:
-    """Insert the parts' new rows in target order: each run of prepared rows with one
-    statement is one driver executemany, each run of row dicts one ``insert_rows``."""
+    """Insert new rows in the order given (target order, unless they carry reserved ids):
+    each run of prepared rows with one statement is one driver executemany, each run of
+    row dicts one ``insert_rows``."""
     for sql, run in itertools.groupby(inserts, key=itemgetter(1)):
         values = [item[2] for item in run]
         if sql is None:

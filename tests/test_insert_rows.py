@@ -342,3 +342,25 @@ def test_works_on_each_database(database_url: str) -> None:
     assert (sparse["timing"], sparse["attempts"], sparse["held_by"]) == ([], 0, None)
     assert sparse["updated_at"] == SPARSE["updated_at"]
     assert (third["findings"], third["title"]) == ([], "Judul")
+
+
+def test_reserved_ids_are_the_ones_the_database_would_give(database_url: str) -> None:
+    """``reserve_ids``: the next ids in order, no collision with the rows inserted with
+    them, and a later insert without an id goes on after them."""
+    engine = _engine(database_url)
+    try:
+        with engine.begin() as conn:
+            _parents(conn)
+            assert database.reserve_ids(conn, VARIANTS, 0) is None
+            database.insert_rows(conn, VARIANTS, [_variant(n, **SPARSE) for n in (0, 1)])
+            ids = database.reserve_ids(conn, VARIANTS, 3)
+            assert ids == [3, 4, 5]
+            rows = [{**_variant(n, **SPARSE), "id": i} for n, i in zip((2, 3, 4), ids, strict=True)]
+            database.insert_rows(conn, VARIANTS, rows)
+            database.insert_rows(conn, VARIANTS, [_variant(5, **SPARSE)])
+            stored = conn.execute(
+                sa.select(VARIANTS.c.id, VARIANTS.c.idempotency_key).order_by(VARIANTS.c.id)
+            ).all()
+        assert [tuple(r) for r in stored] == [(n + 1, f"k{n}") for n in range(6)]
+    finally:
+        engine.dispose()
