@@ -38,6 +38,8 @@ from sqlmodel import Session, col, select
 from amplifier.check import Context as CheckContext
 from amplifier.check import VariantChecker
 from amplifier.database import (
+    Prepared,
+    Scratch,
     insert_rows,
     json_list,
     json_text,
@@ -282,7 +284,8 @@ class Planner:
             directory, posts = self.load(session, campaign, post)
         post_ids = [p.id for _, p in posts if p.id is not None]
         now = utcnow()
-        with self.ws.engine.begin() as conn:
+        # ``after`` ends once the transaction has: a scratch database is detached there
+        with self.ws.engine.connect() as conn, contextlib.ExitStack() as after, conn.begin():
             existing, stored_states = _existing(conn, post_ids)
             seen: set[tuple[int, int]] = set()
             live = [(c, p) for c, p in posts if c.active and p.active]
@@ -409,7 +412,7 @@ class Planner:
                 now,
                 reserve_ids(conn, VARIANTS, fresh),
             )
-            parts = self._run_parts(work, conn, stored_states)
+            parts = self._run_parts(work, conn, stored_states, after)
             for _, listed in _in_order(p.findings for p in parts):
                 summary.findings.extend(listed)
             updates = [row for p in parts for row in p.updates]
@@ -444,15 +447,20 @@ class Planner:
         return summary
 
     def _run_parts(
-        self, work: _Work, conn: Connection, stored_states: list[tuple[Any, ...]]
+        self,
+        work: _Work,
+        conn: Connection,
+        stored_states: list[tuple[Any, ...]],
+        after: contextlib.ExitStack,
     ) -> list[_Part]:
         """Render, check and time every job, in one part or, for large plans on Linux, in
         two: the parent does one, a forked helper process the other. Parts split the
         platforms (timing one platform never depends on another's variants), so each
         process times what it rendered; only its results come back. New rows carry the
         ids reserved for them (``_Work.ids``), so the parent inserts its own while the
-        helper still works. The result, ids included, equals a serial plan's either way
-        (tested)."""
+        helper still works; on SQLite the helper writes its own into a ``Scratch``, copied
+        into the table in one statement. The result, ids included, equals a serial plan's
+        either way (tested)."""
         processes = self.stages.processes
         if processes is None:
             processes = 2 if len(work.jobs) >= PARALLEL_MIN and _can_fork() else 1
@@ -464,7 +472,9 @@ class Planner:
 
             return [self._part(work, None, when)]
         preload({job[1].platform for job in work.jobs})
-        with _in_helper(self.ws, functools.partial(self._part, work, shards[1], _always)) as second:
+        scratch = Scratch.attach(conn, VARIANTS, after) if work.ids is not None else None
+        helper = functools.partial(self._part, work, shards[1], _always, scratch)
+        with _in_helper(self.ws, helper) as second:
             first = self._part(work, shards[0], _always)
             if work.ids is not None:  # its rows have their ids: insert them meanwhile
                 _insert(conn, first.inserts)
@@ -473,11 +483,21 @@ class Planner:
                 rest = second.result()
             except Exception:  # the helper process failed: do its part here
                 rest = self._part(work, shards[1], _always)
+        if rest.in_scratch is not None:
+            assert scratch is not None
+            scratch.copy(conn, rest.in_scratch)
         return [first, rest]
 
-    def _part(self, work: _Work, shard: Shard | None, when: Callable[..., bool]) -> _Part:
+    def _part(
+        self,
+        work: _Work,
+        shard: Shard | None,
+        when: Callable[..., bool],
+        scratch: Scratch | None = None,
+    ) -> _Part:
         """One part of a plan: render and check its jobs, sort its targets into inserts,
-        updates and touches (in target order), then time them (if ``when`` says so)."""
+        updates and touches (in target order), then time them (if ``when`` says so). With
+        a ``scratch`` database, the new rows are written there, not returned."""
         part = _Part()
         holds = (lambda platform: True) if shard is None else shard.holds
         counts, by_status = part.counts, part.by_status
@@ -548,7 +568,10 @@ class Planner:
             # summed here, in the part's process; the states themselves stay here
             part.summed = StateSum.of(part.timed.states)
             part.timed = part.timed._replace(states=[])
-        _prepare(part, self.ws.engine.dialect)
+        prepared = _prepare(part, self.ws.engine.dialect)
+        if scratch is not None and prepared is not None:
+            scratch.write(prepared)
+            part.inserts, part.in_scratch = [], prepared.names
         return part
 
     def _timing_current(
@@ -751,6 +774,8 @@ class _Part:
     by_status: Counter[str] = field(default_factory=Counter)
     timed: Timed | None = None  # its ``states`` emptied once summed
     summed: StateSum = field(default_factory=StateSum)  # of the timing states
+    #: its new rows are in the plan's scratch database, written with these columns
+    in_scratch: tuple[str, ...] | None = None
 
 
 def _always(*_writes: list[dict[str, Any]]) -> bool:
@@ -955,20 +980,20 @@ def _existing(
     return out, states
 
 
-def _prepare(part: _Part, dialect: sa.Dialect) -> None:
+def _prepare(part: _Part, dialect: sa.Dialect) -> Prepared | None:
     """Turn a part's new rows into the driver's parameters where the database allows
     (``prepare_insert``): the work is done in the part's process, and tuples of plain
     values cost a fraction of row dicts to send back to the parent."""
     rows = [row for _, _, row in part.inserts]
     if not rows or any(row.keys() != rows[0].keys() for row in rows):
-        return
+        return None
     prepared = prepare_insert(dialect, VARIANTS, rows)
     if prepared is not None:
-        sql, params = prepared
         part.inserts = [
-            (position, sql, values)
-            for (position, _, _), values in zip(part.inserts, params, strict=True)
+            (position, prepared.sql, values)
+            for (position, _, _), values in zip(part.inserts, prepared.params, strict=True)
         ]
+    return prepared
 
 
 def _insert(conn: Connection, inserts: Iterable[tuple[int, str | None, Any]]) -> None:

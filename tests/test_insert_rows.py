@@ -364,3 +364,46 @@ def test_reserved_ids_are_the_ones_the_database_would_give(database_url: str) ->
         assert [tuple(r) for r in stored] == [(n + 1, f"k{n}") for n in range(6)]
     finally:
         engine.dispose()
+
+
+def test_a_scratch_database_stores_the_same_bytes_and_leaves_nothing_behind(
+    template: Path, tmp_path: Path
+) -> None:
+    """``Scratch``: rows written into the scratch database by another connection and
+    copied into the table are stored as Core stores them; the scratch database is
+    detached and removed afterwards."""
+    rows = [_variant(n, **{**FULL, "idempotency_key": f"s{n}"}) for n in range(4)]
+    rows[2]["findings"] = None
+    core, _ = _both(template, tmp_path, VARIANTS, rows)
+    path = tmp_path / "scratched.db"
+    shutil.copyfile(template, path)
+    engine = database.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn, contextlib.ExitStack() as after, conn.begin():
+            scratch = database.Scratch.attach(conn, VARIANTS, after)
+            assert scratch is not None and Path(scratch.path).parent.is_dir()
+            prepared = database.prepare_insert(conn.dialect, VARIANTS, rows)
+            assert prepared is not None
+            scratch.write(prepared)
+            scratch.copy(conn, prepared.names)
+            # a second scratch database cannot be attached once the transaction has written
+            assert database.Scratch.attach(conn, VARIANTS, after) is None
+        assert not Path(scratch.folder).exists()
+        with (
+            engine.connect() as conn
+        ):  # the pool's one connection, now without the scratch database
+            schemas = [r[1] for r in conn.exec_driver_sql("PRAGMA database_list")]
+        assert schemas == ["main"]
+    finally:
+        engine.dispose()
+    assert _stored(path, "variant") == core
+
+
+def test_no_scratch_database_on_other_databases(database_url: str) -> None:
+    engine = _engine(database_url)
+    try:
+        with engine.connect() as conn, contextlib.ExitStack() as after:
+            scratch = database.Scratch.attach(conn, VARIANTS, after)
+            assert (scratch is None) == (engine.dialect.name != "sqlite")
+    finally:
+        engine.dispose()

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
+from amplifier import database
 from amplifier.cli.app import run
 from amplifier.findings import Finding
 from amplifier.models import Variant
@@ -205,8 +206,15 @@ def _columns(ws: Workspace) -> list[tuple[object, ...]]:
 
 @pytest.mark.skipif(not _can_fork(), reason="the second process is used only where fork() is safe")
 def test_a_two_process_plan_writes_what_a_serial_plan_writes(
-    make_workspace: WorkspaceFactory, tmp_path: Path
+    make_workspace: WorkspaceFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    scratched: list[tuple[str, ...]] = []  # the helper's new rows come through a scratch db
+    copy = database.Scratch.copy
+    monkeypatch.setattr(
+        database.Scratch,
+        "copy",
+        lambda self, conn, names: (scratched.append(names), copy(self, conn, names)),
+    )
     root = make_workspace(calendars={"hut.yaml": CALENDAR})
     template = root / "templates" / "units" / "KANWIL-BALI" / "post.j2"
     template.parent.mkdir(parents=True)
@@ -219,6 +227,7 @@ def test_a_two_process_plan_writes_what_a_serial_plan_writes(
         summary = Planner(w, stages=Stages(processes=processes)).run()
         plans.append((summary, _columns(w), w))
     (serial, serial_rows, _), (parallel, parallel_rows, w) = plans
+    assert len(scratched) == 1 and "text" in scratched[0]
     assert parallel_rows == serial_rows and len(parallel_rows) == 4
     assert parallel.findings == serial.findings
     failed = {f["post"] for f in parallel.findings if f["unit"] == "KANWIL-BALI"}
