@@ -38,7 +38,6 @@ from sqlmodel import Session, col, select
 from amplifier.check import Context as CheckContext
 from amplifier.check import VariantChecker
 from amplifier.database import (
-    Prepared,
     Scratch,
     insert_rows,
     json_list,
@@ -410,7 +409,7 @@ class Planner:
                 {p.id: (c, p) for c, p in posts} if not (campaign or post) else None,
                 directory,
                 now,
-                reserve_ids(conn, VARIANTS, fresh),
+                fresh,
             )
             parts = self._run_parts(work, conn, stored_states, after)
             for _, listed in _in_order(p.findings for p in parts):
@@ -472,6 +471,7 @@ class Planner:
 
             return [self._part(work, None, when)]
         preload({job[1].platform for job in work.jobs})
+        work.ids = reserve_ids(conn, VARIANTS, work.fresh)
         scratch = Scratch.attach(conn, VARIANTS, after) if work.ids is not None else None
         helper = functools.partial(self._part, work, shards[1], _always, scratch)
         with _in_helper(self.ws, helper) as second:
@@ -568,10 +568,7 @@ class Planner:
             # summed here, in the part's process; the states themselves stay here
             part.summed = StateSum.of(part.timed.states)
             part.timed = part.timed._replace(states=[])
-        prepared = _prepare(part, self.ws.engine.dialect)
-        if scratch is not None and prepared is not None:
-            scratch.write(prepared)
-            part.inserts, part.in_scratch = [], prepared.names
+        _prepare(part, self.ws.engine.dialect, scratch)
         return part
 
     def _timing_current(
@@ -748,10 +745,11 @@ class _Work:
     every_post: dict[int | None, tuple[Campaign, CentralPost]] | None
     directory: Directory
     now: dt.datetime
-    #: the ids of the new variants, by rank in target order (``reserve_ids``): a part
-    #: can then insert its rows before the other part's, and the ids stay those of a
-    #: serial plan. None: the database gives them, in target order.
-    ids: list[int] | None
+    fresh: int  # how many new variants (each job of one has its rank among them)
+    #: the ids of the new variants, by rank in target order (``reserve_ids``), reserved
+    #: for a plan in two parts: one part can then insert its rows before the other's, and
+    #: the ids stay those of a serial plan. None: the database gives them, in target order.
+    ids: list[int] | None = None
     platforms: dict[int | None, str] = field(default_factory=dict)  # account id -> platform
 
     def __post_init__(self) -> None:
@@ -980,20 +978,25 @@ def _existing(
     return out, states
 
 
-def _prepare(part: _Part, dialect: sa.Dialect) -> Prepared | None:
+def _prepare(part: _Part, dialect: sa.Dialect, scratch: Scratch | None) -> None:
     """Turn a part's new rows into the driver's parameters where the database allows
     (``prepare_insert``): the work is done in the part's process, and tuples of plain
-    values cost a fraction of row dicts to send back to the parent."""
+    values cost a fraction of row dicts to send back to the parent. With a ``scratch``
+    database they are written there instead, and only their columns go back."""
     rows = [row for _, _, row in part.inserts]
     if not rows or any(row.keys() != rows[0].keys() for row in rows):
-        return None
+        return
     prepared = prepare_insert(dialect, VARIANTS, rows)
-    if prepared is not None:
-        part.inserts = [
-            (position, prepared.sql, values)
-            for (position, _, _), values in zip(part.inserts, prepared.params, strict=True)
-        ]
-    return prepared
+    if prepared is None:
+        return
+    if scratch is not None:
+        scratch.write(prepared)
+        part.inserts, part.in_scratch = [], prepared.names
+        return
+    part.inserts = [
+        (position, prepared.sql, values)
+        for (position, _, _), values in zip(part.inserts, prepared.params, strict=True)
+    ]
 
 
 def _insert(conn: Connection, inserts: Iterable[tuple[int, str | None, Any]]) -> None:
