@@ -13,6 +13,7 @@ import functools
 import itertools
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -30,7 +31,7 @@ ENV_URL = "AMPLIFIER_DATABASE_URL"
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: the newest migration; a test checks it against Alembic's script directory. Kept here so
 #: the everyday check (is the schema current?) does not import Alembic (~0.6 s).
-HEAD = "0006"
+HEAD = "0007"
 
 
 def resolve_url(url: str, root: Path, *, explicit: bool = False) -> str:
@@ -61,7 +62,45 @@ def create_engine(url: str) -> Engine:
     engine = sa.create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "before_cursor_execute", _count_variant_writes)
     return engine
+
+
+#: a statement that writes the variant table (of the main database)
+_VARIANT_WRITE = re.compile(
+    r"\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)"
+    r'\s+(?:"?main"?\s*\.\s*)?"?variant"?(?![\w".])',
+    re.IGNORECASE,
+)
+_COUNT_VARIANT_WRITE = "UPDATE change_counter SET count = count + 1 WHERE name = 'variant'"
+
+
+def _count_variant_writes(_conn: sa.Connection, cursor: Any, statement: str, *_args: Any) -> None:
+    """Count a statement that writes the variant table in ``change_counter``, in the
+    statement's own transaction: a plan's digest reads the count (``variant_writes``),
+    so that a re-plan sees every write since the last plan through this engine. SQLite
+    only (one writer at a time); on other databases no count is kept."""
+    if _VARIANT_WRITE.match(statement) or (
+        statement.lstrip()[:4].upper() == "WITH" and "variant" in statement.lower()
+    ):  # (a statement behind a WITH is counted when it names the table at all)
+        try:
+            cursor.connection.execute(_COUNT_VARIANT_WRITE)
+        except sqlite3.OperationalError as exc:  # pragma: no cover - a migration runs
+            if "no such table" not in str(exc):
+                raise
+
+
+def variant_writes(conn: sa.Connection) -> int | None:
+    """How many statements wrote the variant table, as counted on this database by every
+    engine of ``create_engine``; None when no count is kept (not SQLite, or an engine
+    that does not count)."""
+    engine = conn.engine
+    if not sa.event.contains(engine, "before_cursor_execute", _count_variant_writes):
+        return None
+    found = conn.exec_driver_sql(
+        "SELECT count FROM change_counter WHERE name = 'variant'"
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 #: what every SQLite connection is set to (the benchmark's plain-``sqlite3`` floor applies

@@ -255,6 +255,31 @@ class TimingState(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class PlanState(SQLModel, table=True):
+    """The digest of everything the last plan of a scope (its campaign and post filters)
+    read, and the summary a re-plan of unchanged input would report: when the digest is
+    still the same, a re-plan has nothing to compare (``amplifier.plan``)."""
+
+    __tablename__ = "plan_state"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=64, unique=True, description="digest of the filters")
+    digest: str = Field(max_length=64)
+    summary: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ChangeCounter(SQLModel, table=True):
+    """How many statements changed a table (``name``): every engine amplifier opens counts
+    the statements that write the variant table (``database.count_variant_writes``)."""
+
+    __tablename__ = "change_counter"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    count: int = 0
+
+
 def _table(model: type[SQLModel]) -> sa.Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, sa.Table)
@@ -273,3 +298,5 @@ DELIVERIES = _table(Delivery)
 BLACKOUTS = _table(Blackout)
 DIGEST_RUNS = _table(DigestRun)
 TIMING_STATES = _table(TimingState)
+PLAN_STATES = _table(PlanState)
+CHANGE_COUNTERS = _table(ChangeCounter)

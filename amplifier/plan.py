@@ -1,6 +1,6 @@
 """Plan: target → render → check, then upsert the variants in bulk.
 
-    summary = plan_variants(ws, campaign="laporan-kinerja-2026")
+    summary = ws.plan(campaign="laporan-kinerja-2026")
     print(summary.counts, summary.by_status)
 
 A variant's identity is (central post, account). Each stores the digest of everything its
@@ -50,6 +50,7 @@ from amplifier.errors import NotFound
 from amplifier.findings import Finding
 from amplifier.load.source import suggest
 from amplifier.models import POSTS, VARIANTS, Campaign, CentralPost, utcnow
+from amplifier.plan_state import MAX_STORED_FINDINGS, PlanStamp, plan_stamp, store_plan_state
 from amplifier.platforms import preload
 from amplifier.policy.config import RequireSpec
 from amplifier.render import (
@@ -108,6 +109,9 @@ class PlanSummary:
     by_status: Counter[str] = field(default_factory=Counter)
     findings: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    #: False when the plan state showed that nothing changed since the last plan of the
+    #: same scope, so no variant was read or compared (``amplifier.plan_state``)
+    compared: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +120,7 @@ class PlanSummary:
             "counts": dict(self.counts),
             "by_status": {str(k): v for k, v in self.by_status.items() if v},
             "findings": self.findings,
+            "compared": self.compared,
             "seconds": round(self.seconds, 3),
         }
 
@@ -226,9 +231,10 @@ class _Account:
 class Planner:
     """One planning run over a workspace's database."""
 
-    def __init__(self, ws: Workspace, *, stages: Stages = ALL_STAGES) -> None:
+    def __init__(self, ws: Workspace, *, stages: Stages = ALL_STAGES, full: bool = False) -> None:
         self.ws = ws
         self.stages = stages
+        self.full = full  # compare every variant, whatever the plan state says
         institution = ws.files.org.institution
         self.institution = {
             "code": institution.code,
@@ -244,6 +250,7 @@ class Planner:
             json.dumps(self.institution, sort_keys=True),
             json.dumps(overrides, sort_keys=True),
             ws.settings.policy.model_dump_json(),
+            self.checker.lexicon.fingerprint,
         )
         self._post_vars: dict[tuple[int | None, str], tuple[dict[str, Any], str]] = {}
         self._requires: dict[int | None, RequireSpec] = {}
@@ -278,11 +285,16 @@ class Planner:
         self, campaign: str | None, post: str | None, progress: Progress | None
     ) -> PlanSummary:
         started = time.perf_counter()
+        now = utcnow()
+        stamp = None if self.full else self._stamp(campaign, post, now)
+        if stamp is not None and stamp.unchanged is not None:
+            return self._unchanged(stamp, progress, started)
         summary = PlanSummary()
         with Session(self.ws.engine) as session:
             directory, posts = self.load(session, campaign, post)
         post_ids = [p.id for _, p in posts if p.id is not None]
-        now = utcnow()
+        if stamp is not None and stamp.post_ids != tuple(sorted(post_ids)):
+            stamp = None  # the posts changed meanwhile: no state for this plan
         # ``after`` ends once the transaction has: a scratch database is detached there
         with self.ws.engine.connect() as conn, contextlib.ExitStack() as after, conn.begin():
             existing, stored_states = _existing(conn, post_ids)
@@ -436,12 +448,45 @@ class Planner:
             _insert(conn, _in_order(p.inserts for p in parts))
             _write(conn, updates, touches, cancels, changes)
             if timed_any:
-                done_input = timing_input(self.ws, conn, post_ids, now, summed=summed)
+                base = None if stamp is None else stamp.base
+                done_input = timing_input(self.ws, conn, post_ids, now, summed=summed, base=base)
                 store_timing(conn, timing_scope(post_ids), done_input)
+            if stamp is not None:
+                store_plan_state(conn, stamp, _replan_summary(summary))
         if progress is not None:
             progress(total, total)
         counts["held"] = hold(self.ws)
         summary.by_status = _status_counts(self.ws, post_ids)
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _stamp(self, campaign: str | None, post: str | None, now: dt.datetime) -> PlanStamp | None:
+        """This plan's stamp (``amplifier.plan_state``): what it reads, and whether that is
+        what the last plan of the same scope read."""
+        from amplifier import __version__
+
+        stages = f"check={self.stages.check} timing={self.stages.timing}"
+        extra = (self.settings_hash, RENDER_VERSION, __version__, self.renderer.tree_digest, stages)
+        with self.ws.engine.connect() as conn:
+            return plan_stamp(self.ws, conn, campaign, post, now, extra)
+
+    def _unchanged(
+        self, stamp: PlanStamp, progress: Progress | None, started: float
+    ) -> PlanSummary:
+        """The summary of a plan whose input is the last plan's: nothing to compare."""
+        stored = stamp.unchanged
+        assert stored is not None
+        summary = PlanSummary(
+            posts=stored["posts"],
+            targets=stored["targets"],
+            counts=Counter(dict(stored["counts"])),
+            findings=stored["findings"],
+            compared=False,
+        )
+        if progress is not None:
+            progress(summary.targets, summary.targets)
+        summary.counts["held"] = hold(self.ws)
+        summary.by_status = _status_counts(self.ws, stamp.post_ids)
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -774,6 +819,26 @@ class _Part:
     summed: StateSum = field(default_factory=StateSum)  # of the timing states
     #: its new rows are in the plan's scratch database, written with these columns
     in_scratch: tuple[str, ...] | None = None
+
+
+def _replan_summary(summary: PlanSummary) -> dict[str, Any] | None:
+    """The summary a re-plan of unchanged input reports after ``summary``'s plan (JSON):
+    what it kept stays kept, every other target is unchanged, with the findings it has
+    now. None when it lists too many findings to store."""
+    if len(summary.findings) > MAX_STORED_FINDINGS:
+        return None
+    kept = summary.counts["kept"]
+    counts = {"unchanged": summary.targets - kept, "kept": kept, "timed": 0}
+    return json.loads(
+        json.dumps(
+            {
+                "posts": summary.posts,
+                "targets": summary.targets,
+                "counts": [[k, v] for k, v in counts.items() if v or k == "timed"],
+                "findings": summary.findings,
+            }
+        )
+    )
 
 
 def _always(*_writes: list[dict[str, Any]]) -> bool:

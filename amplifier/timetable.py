@@ -687,12 +687,13 @@ def timing_input(
     states: list[tuple[Any, ...]] | None = None,
     scope_states: list[tuple[Any, ...]] | None = None,
     summed: StateSum | None = None,
+    base: TimingBase | None = None,
 ) -> str | None:
     """Digest of everything timing the variants of ``post_ids`` reads from the database and
     the workspace: settings, holidays, quiet periods, blackouts, units, accounts, posts,
-    campaigns and every variant's timing columns. None when the result could depend on
-    ``now`` itself (``now`` is past the central time of a live post in scope, so it
-    would cut a window).
+    campaigns (``timing_base``) and every variant's timing columns. None when the result
+    could depend on ``now`` itself (``now`` is past the central time of a live post in
+    scope, so it would cut a window).
 
     Timing is a function of that input (``amplifier.timing.assign``), so when the digest
     equals the one stored after the last timing (``stored_timing``), timing again would
@@ -700,7 +701,46 @@ def timing_input(
     the caller has it. ``states``: the variants' timing states when the caller knows them
     (``Timed.states``), instead of reading them; ``scope_states``: those of the variants
     of ``post_ids`` only (read by the caller already), so only the others are read.
+    ``base``: ``timing_base`` of the same arguments, when the caller has it.
     """
+    if base is None:
+        base = timing_base(ws, conn, post_ids, now)
+    if base is None:
+        return None
+    in_scope = set(post_ids) if post_ids is not None else None
+    if summed is not None:
+        pass  # every state, summed by the caller
+    elif states is None and scope_states is not None and in_scope is not None:
+        if in_scope.issuperset(base.post_ids):
+            states = scope_states  # every post is in scope: there are no others to read
+        else:
+            query = sa.select(*state_columns()).where(V.c.post_id.not_in(sorted(in_scope)))
+            states = [stored_state(r) for r in conn.execute(query).all()] + scope_states
+    elif states is None:
+        every = conn.execute(sa.select(*state_columns())).all()
+        states = [stored_state(r) for r in every] + (scope_states or [])
+    if summed is None:
+        summed = StateSum.of(states or [])
+    h = base.hasher.copy()
+    h.update(b"m" + marshal.dumps(("states", summed.count, summed.total), 2) + b"\x1f")
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class TimingBase:
+    """The part of ``timing_input`` that does not read the variants: a hasher fed with
+    it (copy it to add more), its digest, and the ids of every post."""
+
+    hasher: Any  # hashlib.blake2b
+    digest: str
+    post_ids: tuple[int, ...]
+
+
+def timing_base(
+    ws: Workspace, conn: sa.Connection, post_ids: list[int] | None, now: dt.datetime
+) -> TimingBase | None:
+    """Everything ``timing_input`` reads except the variants' timing states; None when
+    the result could depend on ``now`` itself (see ``timing_input``)."""
     P, C = POSTS, CAMPAIGNS
     in_scope = set(post_ids) if post_ids is not None else None
     posts = conn.execute(
@@ -742,21 +782,7 @@ def timing_input(
         # the stored values as the driver hands them over: no type processing
         raw = [sa.type_coerce(c, sa.String()) for c in table.c]
         add([tuple(r) for r in conn.execute(sa.select(*raw).order_by(table.c.id)).all()])
-    if summed is not None:
-        pass  # every state, summed by the caller
-    elif states is None and scope_states is not None and in_scope is not None:
-        if in_scope.issuperset(r.id for r in posts):
-            states = scope_states  # every post is in scope: there are no others to read
-        else:
-            query = sa.select(*state_columns()).where(V.c.post_id.not_in(sorted(in_scope)))
-            states = [stored_state(r) for r in conn.execute(query).all()] + scope_states
-    elif states is None:
-        every = conn.execute(sa.select(*state_columns())).all()
-        states = [stored_state(r) for r in every] + (scope_states or [])
-    if summed is None:
-        summed = StateSum.of(states or [])
-    add(("states", summed.count, summed.total))
-    return h.hexdigest()
+    return TimingBase(h, h.copy().hexdigest(), tuple(r.id for r in posts))
 
 
 @dataclass(frozen=True)

@@ -122,11 +122,14 @@ class Workspace:
         campaign: str | None = None,
         post: str | None = None,
         progress: Callable[[int, int], None] | None = None,
+        full: bool = False,
     ) -> PlanSummary:
-        """Render and check every targeted variant and upsert them (see ``amplifier.plan``)."""
+        """Render and check every targeted variant and upsert them (see ``amplifier.plan``).
+        ``full``: compare every stored variant even when the plan state says nothing
+        changed since the last plan (``amplifier.plan_state``)."""
         from amplifier.plan import Planner
 
-        return Planner(self).run(campaign=campaign, post=post, progress=progress)
+        return Planner(self, full=full).run(campaign=campaign, post=post, progress=progress)
 
     def targets(self, post: str) -> list[Target]:
         """Who receives a post (``campaign/post-key`` or a unique ``post-key``), and why."""

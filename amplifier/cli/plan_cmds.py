@@ -94,6 +94,14 @@ def plan(
     sync: Annotated[
         bool, typer.Option("--sync/--no-sync", help="sync the workspace files first")
     ] = True,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="compare every stored variant, even when nothing changed since the last "
+            "plan (after the database was written with other tools)",
+        ),
+    ] = False,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Render and check every targeted variant and save them (re-running changes nothing)."""
@@ -114,6 +122,7 @@ def plan(
         summary = ws.plan(
             campaign=campaign,
             post=post,
+            full=full,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if fmt is Format.JSON:

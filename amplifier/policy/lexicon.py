@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import itertools
 import os
 import re
@@ -658,6 +659,12 @@ class Lexicon:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Digest of the entries, slots and allow-phrases: equal lexicons, equal digests."""
+        text = repr((self.entries, sorted(self.slots.items()), self.allow))
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
     def __repr__(self) -> str:
         return f"<Lexicon {len(self.entries)} entries, {len(self.allow)} allow-phrases>"

@@ -109,6 +109,17 @@ class Renderer:
         return part
 
     @cached_property
+    def tree_digest(self) -> str:
+        """Digest of every template a chain could use: the workspace's files (names and
+        sources) and the package's built-ins. Equal digests, equal chains and sources."""
+        h = hashlib.blake2b(digest_size=16)
+        for name in sorted(self.loader.files):
+            h.update(self._hashed_source(name))
+        for name in self.loader.builtins():
+            h.update(self._hashed_source(name))
+        return h.hexdigest()
+
+    @cached_property
     def builtin_hash(self) -> str:
         return self.chain_hash(("builtin/base.j2",))
 

@@ -52,6 +52,12 @@ class ChainLoader(BaseLoader):
     def exists(self, name: str) -> bool:
         return name in self.files
 
+    def builtins(self) -> list[str]:
+        """The names of the package's built-in templates, sorted."""
+        return sorted(
+            f"{BUILTIN}{node.name}" for node in self._builtin.iterdir() if node.name.endswith(".j2")
+        )
+
     def path_of(self, name: str) -> Path:
         """The file behind a workspace template name; never outside the templates folder."""
         path = (self.root / name).resolve()
