@@ -541,6 +541,7 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
     b_render = Scenario("b_render", "      bare Jinja render", expected)
     b_insert = Scenario("b_insert", "      raw sqlite3 executemany", expected)
     d = Scenario("d", "(d) re-plan of unchanged input", expected)
+    d_full = Scenario("d_full", "    the same, comparing every variant", expected)
     no_timing = Scenario("no_timing", "plan without timing", expected)
     no_checks = Scenario("no_checks", "plan without checks", expected)
 
@@ -563,8 +564,12 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
             raise SystemExit(f"(a) created {summary.counts['created']} variants, not {expected}")
         with d.measure():
             again = ws.plan()
-        if again.counts["unchanged"] != expected:
+        if again.counts["unchanged"] != expected or again.compared:
             raise SystemExit(f"(d) left {again.counts['unchanged']} unchanged, not {expected}")
+        with d_full.measure():  # what (d) costs when the plan state cannot settle it
+            compared = ws.plan(full=True)
+        if compared.counts["unchanged"] != expected or not compared.compared:
+            raise SystemExit(f"(d, full) left {compared.counts['unchanged']} unchanged")
         dispose(ws)
         checkpoint(db)
         for scenario, stages in (
@@ -583,7 +588,10 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
         )
         if not floor.rows:
             floor.columns, floor.rows = plan_rows(db)
-        log(f"{i + 1}/{opts.repeat}: (a) {a.seconds[-1]:.2f} s, (d) {d.seconds[-1]:.2f} s")
+        log(
+            f"{i + 1}/{opts.repeat}: (a) {a.seconds[-1]:.2f} s, (d) {d.seconds[-1]:.2f} s, "
+            f"(d) comparing every variant {d_full.seconds[-1]:.2f} s"
+        )
 
         with b_render.measure():
             texts = floor_render(floor)
@@ -638,7 +646,7 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
             ratio("checks add", pick(a) / pick(no_checks) - 1, "<=", TARGET_CHECKS_SHARE),
         ]
 
-    scenarios = [a, b, b_render, b_insert, c, c_add, c_jobs, d, no_timing, no_checks]
+    scenarios = [a, b, b_render, b_insert, c, c_add, c_jobs, d, d_full, no_timing, no_checks]
     return {
         "machine": {**where, "load_average": {"before": load_before, "after": load_average()}},
         "parameters": {
@@ -712,6 +720,10 @@ def render_report(result: dict[str, Any]) -> str:
     lines.append(
         "(b) leaves out the sandbox, output caps, tidying, platform checks, digests and "
         "SQLAlchemy; it inserts the rows (a) wrote, with the same DDL and pragmas."
+    )
+    lines.append(
+        "(d) finds the plan state unchanged and compares no variant (docs/plan.md); the row "
+        "below it is the same re-plan with --full, comparing every stored variant."
     )
     lines.append("CPU s: this process's CPU time; wall time is what the targets are set on.")
     if result["floor_text_mismatches"]:
