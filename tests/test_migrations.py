@@ -1,5 +1,6 @@
-"""Schema migrations: the migrated schema is the models', and 0006 drops the index of
-delivery.variant_id, which the unique (variant_id, attempt) index already serves."""
+"""Schema migrations: the migrated schema is the models', and 0006 and 0008 drop the
+indexes of delivery.variant_id and variant.post_id, which the unique (variant_id,
+attempt) and (post_id, account_id) indexes already serve."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlmodel import SQLModel
 from amplifier import database
 from amplifier.models import ACCOUNTS, CAMPAIGNS, DELIVERIES, POSTS, UNITS, VARIANTS
 
-REDUNDANT = {"delivery": "ix_delivery_variant_id"}
+REDUNDANT = {"delivery": "ix_delivery_variant_id", "variant": "ix_variant_post_id"}
 T0 = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
 
 
@@ -59,7 +60,7 @@ def test_the_migrated_schema_is_the_models(database_url: str) -> None:
     engine.dispose()
 
 
-def test_0006_drops_the_delivery_variant_index_and_keeps_the_rows(database_url: str) -> None:
+def test_0006_and_0008_drop_the_redundant_indexes_and_keep_the_rows(database_url: str) -> None:
     engine = database.create_engine(database_url)
     with engine.begin() as conn:
         command.upgrade(database._config(conn), "0005")
@@ -67,7 +68,7 @@ def test_0006_drops_the_delivery_variant_index_and_keeps_the_rows(database_url: 
         _rows(conn)
         for table, name in REDUNDANT.items():
             assert name in _indexes(conn, table)
-    assert database.upgrade(engine) == ("0005", database.HEAD)
+    assert database.upgrade(engine) == ("0005", database.HEAD)  # through 0006 to 0008
     with engine.connect() as conn:
         variant, delivery = _indexes(conn, "variant"), _indexes(conn, "delivery")
         counts = [
@@ -77,10 +78,10 @@ def test_0006_drops_the_delivery_variant_index_and_keeps_the_rows(database_url: 
                 DELIVERIES,
             )
         ]
-    assert "ix_delivery_variant_id" not in delivery
-    # what is left to find a variant's deliveries; a post's variants keep their own index
+    assert "ix_delivery_variant_id" not in delivery and "ix_variant_post_id" not in variant
+    # what is left to find a variant's deliveries, and a post's variants
     assert ["variant_id", "attempt"] in delivery.values()
-    assert variant["ix_variant_post_id"] == ["post_id"]
+    assert ["post_id", "account_id"] in variant.values()
     assert counts == [1, 1]
     with engine.begin() as conn:
         command.downgrade(database._config(conn), "0005")
