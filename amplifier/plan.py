@@ -68,6 +68,7 @@ from amplifier.timetable import (
     Shard,
     StateSum,
     Timed,
+    TimingBase,
     hold,
     state_columns,
     store_timing,
@@ -422,6 +423,7 @@ class Planner:
                 directory,
                 now,
                 fresh,
+                None if stamp is None else stamp.base,
             )
             parts = self._run_parts(work, conn, stored_states, after)
             for _, listed in _in_order(p.findings for p in parts):
@@ -448,8 +450,9 @@ class Planner:
             _insert(conn, _in_order(p.inserts for p in parts))
             _write(conn, updates, touches, cancels, changes)
             if timed_any:
-                base = None if stamp is None else stamp.base
-                done_input = timing_input(self.ws, conn, post_ids, now, summed=summed, base=base)
+                done_input = timing_input(
+                    self.ws, conn, post_ids, now, summed=summed, base=work.timing_base
+                )
                 store_timing(conn, timing_scope(post_ids), done_input)
             if stamp is not None:
                 store_plan_state(conn, stamp, _replan_summary(summary))
@@ -512,7 +515,7 @@ class Planner:
         if len(shards) < 2:
 
             def when(*writes: list[dict[str, Any]]) -> bool:
-                return not self._timing_current(conn, work.post_ids, stored_states, *writes)
+                return not self._timing_current(conn, work, stored_states, *writes)
 
             return [self._part(work, None, when)]
         preload({job[1].platform for job in work.jobs})
@@ -619,7 +622,7 @@ class Planner:
     def _timing_current(
         self,
         conn: Connection,
-        post_ids: list[int],
+        work: _Work,
         states: list[tuple[Any, ...]],
         *writes: list[dict[str, Any]],
     ) -> bool:
@@ -628,10 +631,13 @@ class Planner:
         timing states of the posts' variants, as read."""
         if any(writes):
             return False
-        stored = stored_timing(conn, timing_scope(post_ids))
+        stored = stored_timing(conn, timing_scope(work.post_ids))
         if stored is None:
             return False
-        return stored == timing_input(self.ws, conn, post_ids, utcnow(), scope_states=states)
+        current = timing_input(
+            self.ws, conn, work.post_ids, work.now, scope_states=states, base=work.timing_base
+        )
+        return stored == current
 
     def _render_row(
         self,
@@ -791,6 +797,8 @@ class _Work:
     directory: Directory
     now: dt.datetime
     fresh: int  # how many new variants (each job of one has its rank among them)
+    #: what the plan's stamp read of the timing input (``timetable.timing_base``), if any
+    timing_base: TimingBase | None
     #: the ids of the new variants, by rank in target order (``reserve_ids``), reserved
     #: for a plan in two parts: one part can then insert its rows before the other's, and
     #: the ids stay those of a serial plan. None: the database gives them, in target order.
