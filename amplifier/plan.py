@@ -113,6 +113,11 @@ class PlanSummary:
     #: False when the plan state showed that nothing changed since the last plan of the
     #: same scope, so no variant was read or compared (``amplifier.plan_state``)
     compared: bool = True
+    #: wall seconds of each stage, in the order they ran (``STAGES``)
+    stages: dict[str, float] = field(default_factory=dict)
+    #: per part of the plan (one, or two side by side): its platforms (None: all) and the
+    #: wall seconds of its render (with checks), time and prepare steps
+    parts: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -123,7 +128,22 @@ class PlanSummary:
             "findings": self.findings,
             "compared": self.compared,
             "seconds": round(self.seconds, 3),
+            "stages": {k: round(v, 3) for k, v in self.stages.items()},
+            "parts": [
+                {k: round(v, 3) if isinstance(v, float) else v for k, v in part.items()}
+                for part in self.parts
+            ],
         }
+
+
+#: the stages of a plan, as ``PlanSummary.stages`` names them: ``read`` (the plan state,
+#: the directory, the posts and their stored variants), ``target`` (who receives each post,
+#: which chain renders it, what is unchanged), ``parts`` (render, check and time, in one
+#: part or two side by side; with two, the parent also inserts its own rows meanwhile and
+#: then copies the helper's), ``write`` (the other writes and the commit) and ``finish``
+#: (held variants and the counts by status). A plan of unchanged input has ``read`` and
+#: ``finish`` only.
+STAGES = ("read", "target", "parts", "write", "finish")
 
 
 _is_bytes = bytes.__instancecheck__  # isinstance(part, bytes), mapped in C
@@ -299,6 +319,8 @@ class Planner:
         # ``after`` ends once the transaction has: a scratch database is detached there
         with self.ws.engine.connect() as conn, contextlib.ExitStack() as after, conn.begin():
             existing, stored_states = _existing(conn, post_ids)
+            mark = _Stages(summary.stages, started)
+            mark("read")
             seen: set[tuple[int, int]] = set()
             live = [(c, p) for c, p in posts if c.active and p.active]
             plans = [(c, p, select_targets(directory, c.targets, p.targets)) for c, p in live]
@@ -425,7 +447,10 @@ class Planner:
                 fresh,
                 None if stamp is None else stamp.base,
             )
+            mark("target")
             parts = self._run_parts(work, conn, stored_states, after)
+            mark("parts")
+            summary.parts = [p.seconds for p in parts]
             for _, listed in _in_order(p.findings for p in parts):
                 summary.findings.extend(listed)
             updates = [row for p in parts for row in p.updates]
@@ -456,10 +481,12 @@ class Planner:
                 store_timing(conn, timing_scope(post_ids), done_input)
             if stamp is not None:
                 store_plan_state(conn, stamp, _replan_summary(summary))
+        mark("write")  # the commit included
         if progress is not None:
             progress(total, total)
         counts["held"] = hold(self.ws)
         summary.by_status = _status_counts(self.ws, post_ids)
+        mark("finish")
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -486,10 +513,13 @@ class Planner:
             findings=stored["findings"],
             compared=False,
         )
+        mark = _Stages(summary.stages, started)
+        mark("read")
         if progress is not None:
             progress(summary.targets, summary.targets)
         summary.counts["held"] = hold(self.ws)
         summary.by_status = _status_counts(self.ws, stamp.post_ids)
+        mark("finish")
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -525,15 +555,19 @@ class Planner:
         with _in_helper(self.ws, helper) as second:
             first = self._part(work, shards[0], _always)
             if work.ids is not None:  # its rows have their ids: insert them meanwhile
+                begun = time.perf_counter()
                 _insert(conn, first.inserts)
                 first.inserts = []
+                first.seconds["insert"] = time.perf_counter() - begun
             try:
                 rest = second.result()
             except Exception:  # the helper process failed: do its part here
                 rest = self._part(work, shards[1], _always)
         if rest.in_scratch is not None:
             assert scratch is not None
+            begun = time.perf_counter()
             scratch.copy(conn, rest.in_scratch)
+            rest.seconds["copy"] = time.perf_counter() - begun  # in the parent, as "insert"
         return [first, rest]
 
     def _part(
@@ -547,6 +581,8 @@ class Planner:
         updates and touches (in target order), then time them (if ``when`` says so). With
         a ``scratch`` database, the new rows are written there, not returned."""
         part = _Part()
+        begun = time.perf_counter()
+        part.seconds["platforms"] = None if shard is None else sorted(shard.platforms)
         holds = (lambda platform: True) if shard is None else shard.holds
         counts, by_status = part.counts, part.by_status
         inserts: list[dict[str, Any]] = []
@@ -598,6 +634,7 @@ class Planner:
                 part.updates.append(row)
                 counts["updated"] += 1
                 by_status[str(row["status"])] += 1
+        part.seconds["render"] = (timed_from := time.perf_counter()) - begun
         platforms = work.platforms
         for row in work.cancels:
             if shard is None or shard.holds(platforms.get(row["_account_id"])):
@@ -616,7 +653,9 @@ class Planner:
             # summed here, in the part's process; the states themselves stay here
             part.summed = StateSum.of(part.timed.states)
             part.timed = part.timed._replace(states=[])
+        part.seconds["time"] = (prepared_from := time.perf_counter()) - timed_from
         _prepare(part, self.ws.engine.dialect, scratch)
+        part.seconds["prepare"] = time.perf_counter() - prepared_from
         return part
 
     def _timing_current(
@@ -827,6 +866,21 @@ class _Part:
     summed: StateSum = field(default_factory=StateSum)  # of the timing states
     #: its new rows are in the plan's scratch database, written with these columns
     in_scratch: tuple[str, ...] | None = None
+    #: its platforms, and the wall seconds of its steps (``PlanSummary.parts``)
+    seconds: dict[str, Any] = field(default_factory=dict)
+
+
+class _Stages:
+    """Records the wall seconds of each stage into ``stages``: ``mark(name)`` ends the
+    stage ``name``, begun where the last one ended (the first at ``started``)."""
+
+    def __init__(self, stages: dict[str, float], started: float) -> None:
+        self.stages, self.last = stages, started
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.stages[name] = now - self.last
+        self.last = now
 
 
 def _replan_summary(summary: PlanSummary) -> dict[str, Any] | None:

@@ -554,6 +554,7 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
     # one-time imports (twitter-text behind the `fit` filter) happen here, not in a timing
     floor_render(FloorInput(floor.templates_dir, floor.jobs[: len(PLATFORMS) * 2]))
     mismatches: int | None = None
+    a_stages: list[dict[str, Any]] = []  # (a)'s summary: its stages and parts, per run
 
     for i in range(opts.repeat):
         db = fresh_copy(base, work / f"plan-{i}.db")
@@ -562,6 +563,7 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
             summary = ws.plan()
         if summary.counts["created"] != expected:
             raise SystemExit(f"(a) created {summary.counts['created']} variants, not {expected}")
+        a_stages.append({"stages": summary.stages, "parts": summary.parts})
         with d.measure():
             again = ws.plan()
         if again.counts["unchanged"] != expected or again.compared:
@@ -660,11 +662,32 @@ def run(opts: Options, work: Path) -> dict[str, Any]:
         "setup_seconds_not_timed": round(setup, 2),
         "floor_text_mismatches": mismatches,
         "scenarios": {s.key: s.as_dict() for s in scenarios},
+        "a_stages": median_stages(a_stages),
         "ratios": ratios(lambda s: s.median),
         "ratios_cpu": ratios(lambda s: s.median_cpu),
         "profile": profile,
         "total_seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def median_stages(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median wall seconds of each stage of (a), and of each step of each of its parts
+    (``PlanSummary.stages`` and ``parts``), over its runs."""
+
+    def medians(dicts: list[dict[str, Any]]) -> dict[str, Any]:
+        keys = [
+            k for k, v in dicts[0].items() if isinstance(v, float) and all(k in d for d in dicts)
+        ]
+        out = {k: round(statistics.median(d[k] for d in dicts), 3) for k in keys}
+        return {k: v for k, v in dicts[0].items() if k not in out} | out
+
+    if not runs:
+        return {"stages": {}, "parts": []}
+    shapes = {len(r["parts"]) for r in runs}
+    if len(shapes) > 1:  # a plan ran in one part, another in two: no common steps
+        return {"stages": medians([r["stages"] for r in runs]), "parts": []}
+    parts = [medians(list(p)) for p in zip(*(r["parts"] for r in runs), strict=True)]
+    return {"stages": medians([r["stages"] for r in runs]), "parts": parts}
 
 
 def ratio(name: str, value: float, op: str, target: float) -> dict[str, Any]:
@@ -711,6 +734,18 @@ def render_report(result: dict[str, Any]) -> str:
         "timing adds / checks add: (a) over the plan without that stage, minus 1 "
         "(0.2 = 20 % more time)."
     )
+    staged = result["a_stages"]
+    if staged["stages"]:
+        lines += ["", "(a) by stage, median s: " + stage_text(staged["stages"])]
+        for number, part in enumerate(staged["parts"], 1):
+            where = "parent" if number == 1 else "helper"
+            platforms = ", ".join(part["platforms"]) if part["platforms"] else "all platforms"
+            steps = stage_text({k: v for k, v in part.items() if k != "platforms"})
+            lines.append(f"  part {number} ({where}; {platforms}): {steps}")
+        lines.append(
+            "  'parts' includes the parent's insert of its own rows (part 1) and its copy of "
+            "the helper's (part 2)"
+        )
     lines.append("")
     c = result["scenarios"]["c"]
     if c["note"]:
@@ -737,6 +772,10 @@ def render_report(result: dict[str, Any]) -> str:
     if result["profile"]:
         lines += ["", "cProfile of one more full plan (a):", result["profile"]]
     return "\n".join(lines)
+
+
+def stage_text(stages: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.2f}" for name, seconds in stages.items())
 
 
 def parse_args(argv: list[str] | None = None) -> Options:

@@ -17,6 +17,7 @@ from amplifier.cli.app import run
 from amplifier.findings import Finding
 from amplifier.models import Variant
 from amplifier.plan import (
+    STAGES,
     Planner,
     Stages,
     _Account,
@@ -174,6 +175,7 @@ def test_cli_plan_json_and_targets(
     assert run([*base, "plan", "--format", "json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["counts"]["created"] == 4 and summary["by_status"] == {"scheduled": 4}
+    assert list(summary["stages"]) == list(STAGES) and len(summary["parts"]) == 1
     assert run([*base, "targets", "hut/satu", "-f", "json"]) == 0
     targets = json.loads(capsys.readouterr().out)
     assert {t["unit"] for t in targets} == {"PUSAT", "KANWIL-BALI"}
@@ -236,6 +238,35 @@ def test_a_two_process_plan_writes_what_a_serial_plan_writes(
     bali = next(n.id for r in w.unit_tree() for n in r.walk() if n.code == "KANWIL-BALI")
     others = [v for v in w.variants() if v.unit_id != bali]
     assert others and all(v.text and v.status == VariantStatus.SCHEDULED for v in others)
+    # each part reports its own platforms and steps; the two together cover every platform
+    (only,) = serial.parts
+    assert only["platforms"] is None and "insert" not in only and "copy" not in only
+    first, second = parallel.parts
+    assert not set(first["platforms"]) & set(second["platforms"])
+    with w.engine.connect() as conn:
+        platforms = set(conn.execute(sa.text("SELECT DISTINCT platform FROM account")).scalars())
+    assert set(first["platforms"]) | set(second["platforms"]) == platforms
+    assert "insert" in first and "copy" in second
+    for part in parallel.parts:
+        assert all(part[k] >= 0 for k in ("render", "time", "prepare"))
+    # the parent's side of the parts: its own, then its insert and the copy
+    assert parallel.stages["parts"] >= first["render"] + first["insert"] + second["copy"]
+
+
+def test_the_summary_times_each_stage(ws: Workspace) -> None:
+    summary = ws.plan()
+    assert tuple(summary.stages) == STAGES
+    assert all(seconds >= 0 for seconds in summary.stages.values())
+    assert sum(summary.stages.values()) <= summary.seconds
+    (part,) = summary.parts
+    assert summary.stages["parts"] >= part["render"] + part["time"] + part["prepare"]
+    out = summary.as_dict()
+    assert list(out["stages"]) == list(STAGES) and out["parts"][0]["platforms"] is None
+    again = ws.plan()  # unchanged input: where the plan state settles it, nothing compared
+    if again.compared:
+        assert tuple(again.stages) == STAGES and len(again.parts) == 1
+    else:
+        assert tuple(again.stages) == ("read", "finish") and not again.parts
 
 
 def test_digests_are_stable_across_versions() -> None:

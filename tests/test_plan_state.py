@@ -31,9 +31,9 @@ def ws(make_workspace: WorkspaceFactory, database_url: str) -> Workspace:
 
 
 def report(summary: Any) -> dict[str, Any]:
-    """What a summary reports, but its time and whether it compared."""
+    """What a summary reports, but its times and whether it compared."""
     shown = summary.as_dict()
-    del shown["seconds"], shown["compared"]
+    del shown["seconds"], shown["compared"], shown["stages"], shown["parts"]
     return shown
 
 

@@ -150,4 +150,5 @@ def plan(
                 f"{example['unit']} {example['account']}: {example['message']}",
             )
         out.print(findings)
-    out.print(f"done in {summary.seconds:.2f} s")
+    stages = ", ".join(f"{name} {seconds:.2f}" for name, seconds in summary.stages.items())
+    out.print(f"done in {summary.seconds:.2f} s ({stages})", highlight=False)
