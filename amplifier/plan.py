@@ -555,19 +555,19 @@ class Planner:
         with _in_helper(self.ws, helper) as second:
             first = self._part(work, shards[0], _always)
             if work.ids is not None:  # its rows have their ids: insert them meanwhile
-                begun = time.perf_counter()
+                mark = _Stages(first.seconds, time.perf_counter())
                 _insert(conn, first.inserts)
                 first.inserts = []
-                first.seconds["insert"] = time.perf_counter() - begun
+                mark("insert")
             try:
                 rest = second.result()
             except Exception:  # the helper process failed: do its part here
                 rest = self._part(work, shards[1], _always)
         if rest.in_scratch is not None:
             assert scratch is not None
-            begun = time.perf_counter()
+            mark = _Stages(rest.seconds, time.perf_counter())
             scratch.copy(conn, rest.in_scratch)
-            rest.seconds["copy"] = time.perf_counter() - begun  # in the parent, as "insert"
+            mark("copy")  # in the parent, like "insert"
         return [first, rest]
 
     def _part(
@@ -581,8 +581,8 @@ class Planner:
         updates and touches (in target order), then time them (if ``when`` says so). With
         a ``scratch`` database, the new rows are written there, not returned."""
         part = _Part()
-        begun = time.perf_counter()
         part.seconds["platforms"] = None if shard is None else sorted(shard.platforms)
+        mark = _Stages(part.seconds, time.perf_counter())
         holds = (lambda platform: True) if shard is None else shard.holds
         counts, by_status = part.counts, part.by_status
         inserts: list[dict[str, Any]] = []
@@ -634,7 +634,7 @@ class Planner:
                 part.updates.append(row)
                 counts["updated"] += 1
                 by_status[str(row["status"])] += 1
-        part.seconds["render"] = (timed_from := time.perf_counter()) - begun
+        mark("render")
         platforms = work.platforms
         for row in work.cancels:
             if shard is None or shard.holds(platforms.get(row["_account_id"])):
@@ -653,9 +653,9 @@ class Planner:
             # summed here, in the part's process; the states themselves stay here
             part.summed = StateSum.of(part.timed.states)
             part.timed = part.timed._replace(states=[])
-        part.seconds["time"] = (prepared_from := time.perf_counter()) - timed_from
+        mark("time")
         _prepare(part, self.ws.engine.dialect, scratch)
-        part.seconds["prepare"] = time.perf_counter() - prepared_from
+        mark("prepare")
         return part
 
     def _timing_current(
@@ -874,7 +874,7 @@ class _Stages:
     """Records the wall seconds of each stage into ``stages``: ``mark(name)`` ends the
     stage ``name``, begun where the last one ended (the first at ``started``)."""
 
-    def __init__(self, stages: dict[str, float], started: float) -> None:
+    def __init__(self, stages: dict[str, Any], started: float) -> None:
         self.stages, self.last = stages, started
 
     def __call__(self, name: str) -> None:
