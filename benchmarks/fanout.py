@@ -790,7 +790,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help=f"{QUICK_UNITS} units, one repetition, a {QUICK_NAIVE_SAMPLE:,}-variant (c) sample",
     )
     parser.add_argument(
-        "--repeat", type=int, default=None, help="repetitions of (a), (b), (d) (default 3)"
+        "--repeat",
+        type=int,
+        default=None,
+        help="repetitions of (a), (b), (d) and the plans without a stage (default 5)",
     )
     parser.add_argument(
         "--naive-sample",
@@ -807,7 +810,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     args = parser.parse_args(argv)
     units = args.units or (QUICK_UNITS if args.quick else DEFAULT_UNITS)
-    repeat = args.repeat or (1 if args.quick else 3)
+    repeat = args.repeat or (1 if args.quick else 5)
     sample = args.naive_sample or (QUICK_NAIVE_SAMPLE if args.quick else NAIVE_SAMPLE)
     if repeat < 1 or sample < 1:
         parser.error("--repeat and --naive-sample must be at least 1")
