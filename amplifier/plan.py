@@ -39,6 +39,7 @@ from amplifier.check import Context as CheckContext
 from amplifier.check import VariantChecker
 from amplifier.database import (
     Scratch,
+    grow_cache,
     insert_rows,
     json_list,
     json_text,
@@ -448,6 +449,7 @@ class Planner:
                 None if stamp is None else stamp.base,
             )
             mark("target")
+            grow_cache(conn, fresh, after)  # new rows' pages stay in memory until the commit
             parts = self._run_parts(work, conn, stored_states, after)
             mark("parts")
             summary.parts = [p.seconds for p in parts]

@@ -131,6 +131,11 @@ ESCAPES = {
         "not allowed",
     ),
     "environment": ("{% block body %}{{ os.environ }}{% endblock %}", "unknown name"),
+    "shared list": (
+        "{% block hashtags %}{{ campaign.hashtags.append('Bali') }}{% endblock %}",
+        "unsafe",
+    ),
+    "shared dict": ("{% block body %}{{ unit.update({'name': 'X'}) }}{% endblock %}", "unsafe"),
     "files": ('{% block body %}{% include "/etc/passwd" %}{% endblock %}', "not found"),
     "huge range": (
         "{% block body %}{% for i in range(10**6) %}{% endfor %}{% endblock %}",
@@ -169,6 +174,26 @@ def test_sandbox_refuses_and_fails_only_that_unit(ws: Workspace, case: str) -> N
         assert bali[0]["source"] == "templates/units/KANWIL-BALI/post.j2:2"
     others = [v for v in ws.variants() if v.unit_id != _unit_id(ws, "KANWIL-BALI")]
     assert others and all(v.text and not v.findings for v in others)
+
+
+def test_a_unit_template_cannot_change_what_other_units_render(ws: Workspace) -> None:
+    """Variables are shared by every unit's render: a template that would change one (a
+    list's ``append``, a dict's ``update``) fails for its own unit, and the other units'
+    texts are those of a plan without it."""
+    before = {v.unit_id: v.text for v in (ws.plan(), ws.variants())[1]}
+    write(
+        ws.root,
+        "units/KANWIL-BALI/post.j2",
+        "{% block greeting %}{{ campaign.hashtags.append('Bali') }}"
+        "{{ unit.languages.clear() }}{{ post.update({'body': 'diubah'}) }}{% endblock %}",
+    )
+    summary = ws.plan()
+    bali_id = _unit_id(ws, "KANWIL-BALI")
+    assert {f["unit"] for f in summary.findings} == {"KANWIL-BALI"}
+    after = {v.unit_id: v.text for v in ws.variants()}
+    assert after[bali_id] == ""
+    others = {u: t for u, t in after.items() if u != bali_id}
+    assert others and others == {u: t for u, t in before.items() if u != bali_id}
 
 
 def _unit_id(ws: Workspace, code: str) -> int:

@@ -1,7 +1,9 @@
 """The sandbox every template renders in: no internals, bounded loops, bounded output.
 
-Unit-authored templates are untrusted. On top of Jinja2's ``SandboxedEnvironment`` (no
-underscore attributes, no unsafe callables) this caps:
+Unit-authored templates are untrusted. On top of Jinja2's ``ImmutableSandboxedEnvironment``
+(no underscore attributes, no unsafe callables, and no method that changes a list, dict or
+set: the variables are shared by every unit's render, so ``campaign.hashtags.append(…)``
+in one unit's template would change the others') this caps:
 
 - ``range()`` at ``MAX_RANGE`` items, and all ``range`` iterations in one render at
   ``MAX_ITERATIONS``;
@@ -19,7 +21,7 @@ from typing import Any
 
 from jinja2 import BaseLoader, StrictUndefined, Template
 from jinja2.filters import do_center, do_indent, do_wordwrap
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_RANGE = 1_000
 MAX_ITERATIONS = 20_000
@@ -57,7 +59,7 @@ def _capped(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     return wrapper
 
 
-class AmplifierSandbox(SandboxedEnvironment):
+class AmplifierSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
