@@ -140,12 +140,11 @@ def grow_cache(conn: sa.Connection, rows: int, after: contextlib.ExitStack) -> N
     dbapi = conn.connection.dbapi_connection
     if not isinstance(dbapi, sqlite3.Connection):
         return
-    usual = -int(SQLITE_CACHE_KIB)
-    wanted = min(MAX_WRITE_CACHE_KIB, int(rows * ROW_PAGES_KIB) + SQLITE_CACHE_KIB)
-    if wanted <= SQLITE_CACHE_KIB:
+    needed = int(rows * ROW_PAGES_KIB)
+    if needed <= SQLITE_CACHE_KIB // 2:  # they fit beside what the cache holds already
         return
-    dbapi.execute(f"PRAGMA cache_size=-{wanted}")
-    after.callback(dbapi.execute, f"PRAGMA cache_size={usual}")
+    dbapi.execute(f"PRAGMA cache_size=-{min(MAX_WRITE_CACHE_KIB, needed + SQLITE_CACHE_KIB)}")
+    after.callback(dbapi.execute, f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

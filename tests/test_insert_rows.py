@@ -407,3 +407,40 @@ def test_no_scratch_database_on_other_databases(database_url: str) -> None:
             assert (scratch is None) == (engine.dialect.name != "sqlite")
     finally:
         engine.dispose()
+
+
+def test_a_large_write_grows_the_page_cache_for_its_transaction_only(tmp_path: Path) -> None:
+    """``grow_cache``: room for the pages of the rows to come (capped), set back to the
+    usual size once the transaction is over; nothing for a few rows."""
+    engine = _engine(f"sqlite:///{tmp_path / 'cache.db'}")
+
+    def cache(conn: sa.Connection) -> int:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        return int(dbapi.execute("PRAGMA cache_size").fetchone()[0])
+
+    usual = -database.SQLITE_CACHE_KIB
+    try:
+        with engine.connect() as conn:
+            for rows, during in (
+                (10, usual),
+                (100_000, -(database.SQLITE_CACHE_KIB + int(100_000 * database.ROW_PAGES_KIB))),
+                (10**7, -database.MAX_WRITE_CACHE_KIB),
+            ):
+                with contextlib.ExitStack() as after, conn.begin():
+                    database.grow_cache(conn, rows, after)
+                    assert cache(conn) == during
+                assert cache(conn) == usual
+    finally:
+        engine.dispose()
+
+
+def test_the_page_cache_grows_on_sqlite_only(database_url: str) -> None:
+    engine = _engine(database_url)
+    try:
+        with engine.connect() as conn, contextlib.ExitStack() as after:
+            database.grow_cache(conn, 100_000, after)
+            to_undo = len(after._exit_callbacks)  # type: ignore[attr-defined]
+        assert to_undo == (engine.dialect.name == "sqlite")
+    finally:
+        engine.dispose()
