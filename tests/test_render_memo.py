@@ -201,6 +201,28 @@ def test_memoized_render_equals_a_fresh_render(
         assert memoized == reference_render(shared, chain, variables(unit, platform))
 
 
+@pytest.mark.parametrize("override", OVERRIDES)
+@pytest.mark.parametrize("platform", ["x", "instagram"])
+def test_a_variant_the_memo_has_in_full_is_put_together_from_it(
+    tmp_path: Path, override: str, platform: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second render of the same variables takes every block from the memo
+    (``_Keys.from_memo``), with no render context, and still equals the plain way."""
+    r = renderer(tmp_path, {"kinds/service/post.j2": override})
+    chain = r.chain(["U"], "service", platform)
+    unit = {"code": "U7", "name": "Tujuh", "city": "Kupang", "region": "NTT", "tags": ["3T"]}
+    values = variables(unit, platform)
+    first = r.render(chain, values)
+    assert first.error is None and first.text
+    compiled = r._compiled_chains[chain]
+    assert compiled.keys is not None
+    made: list[object] = []
+    monkeypatch.setattr(Renderer, "_context", staticmethod(lambda *a: made.append(a)))
+    second = r.render(chain, values)
+    assert not made  # nothing rendered
+    assert first == second == reference_render(r, chain, values)
+
+
 def reference_render(r: Renderer, chain: tuple[str, ...], values: dict[str, Any]) -> RenderResult:
     """The plain way, with none of the renderer's shortcuts: the chain's stacked template
     run in full, every block rendered, the joined text tidied as a whole."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,9 +29,10 @@ from jinja2.runtime import Context
 from amplifier.platforms import rules_for
 from amplifier.render.chain import BUILTIN, ChainLoader, chain_for, stacked_name
 from amplifier.render.context import FILTERS, local_time, zone_abbreviation
-from amplifier.render.layout import TITLE, compose
-from amplifier.render.memo import ChainReads, FileReads, chain_reads, file_reads
+from amplifier.render.layout import OTHERS, TITLE, assemble, compose, room_left
+from amplifier.render.memo import LATE_NAME, ChainReads, FileReads, chain_reads, file_reads
 from amplifier.render.sandbox import (
+    MAX_ITERATIONS,
     MAX_OUTPUT,
     RenderBudget,
     TemplateLimitError,
@@ -170,7 +171,15 @@ class Renderer:
             for name, fn in level.blocks.items():
                 blocks.setdefault(name, []).append(fn)
         template = templates[0] if shared else self.env.get_template(stacked_name(chain))
-        return _Compiled(template, stacked_name(chain), blocks, reads, {}, dict(template.globals))
+        return _Compiled(
+            template,
+            stacked_name(chain),
+            blocks,
+            reads,
+            {},
+            dict(template.globals),
+            _Keys.of(reads),
+        )
 
     def _file_reads(self, name: str) -> tuple[FileReads, str | None]:
         """What one file's blocks read, and the built-in it extends (parsed once a plan)."""
@@ -189,9 +198,14 @@ class Renderer:
         (``amplifier.render.layout``)."""
         template, reads, memo = compiled.template, compiled.reads, compiled.memo
         platform, budget_size = str(variables["platform"]), int(variables["budget"])
+        shared = reads.values(variables)  # None: each block keyed on its own, if it can be
+        keys = compiled.keys
+        if keys is not None and shared is not None:
+            found = keys.from_memo(memo, shared, platform, budget_size)
+            if found is not None:
+                return found
         context: list[Any] = []  # made on the first block the memo does not have
         values = variables
-        shared = reads.values(variables)  # None: each block keyed on its own, if it can be
         picks, late = reads.picks, reads.late
 
         with RenderBudget() as budget:
@@ -230,11 +244,7 @@ class Renderer:
                 # re-raise with the traceback rewritten to template file:line frames
                 template.environment.handle_exception()
                 raise  # pragma: no cover - handle_exception always raises
-        if not title.text:
-            return text, None
-        if len(title.text) <= MAX_OUTPUT:
-            return text, title.tidy
-        return text, _tidy(title.text[:MAX_OUTPUT])
+        return text, _title(title)
 
     @staticmethod
     def _context(compiled: _Compiled, values: dict[str, Any], budget: RenderBudget) -> Context:
@@ -267,6 +277,79 @@ def _part(text: str, loops: int) -> _Part:
     return _Part(text, loops, trimmed, _tidy(trimmed) if trimmed else "")
 
 
+def _title(title: _Part) -> str | None:
+    if not title.text:
+        return None
+    if len(title.text) <= MAX_OUTPUT:
+        return title.tidy
+    return _tidy(title.text[:MAX_OUTPUT])
+
+
+_Pick = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+
+
+class _Keys(NamedTuple):
+    """How a chain's blocks are keyed from a variant's shared values, for chains whose
+    every block is keyed that way (``ChainReads.picks``), ``body`` reading at most
+    ``room`` besides them: then a variant the memo has in full is put together without
+    a render context or a budget."""
+
+    others: tuple[tuple[str, _Pick], ...]  # ``OTHERS``, in order
+    body: _Pick
+    body_reads_room: bool
+    title: _Pick
+
+    @classmethod
+    def of(cls, reads: ChainReads) -> _Keys | None:
+        picks, late = reads.picks, reads.late
+        if not reads.memoizable or any(
+            name not in picks or name in late for name in (*OTHERS, TITLE)
+        ):
+            return None
+        body_late = late.get("body", ())
+        if "body" not in picks or body_late not in ((), ((LATE_NAME, None),)):
+            return None
+        return cls(
+            tuple((name, picks[name]) for name in OTHERS),
+            picks["body"],
+            bool(body_late),
+            picks[TITLE],
+        )
+
+    def from_memo(
+        self,
+        memo: dict[tuple[str, Any], _Part],
+        shared: tuple[Any, ...],
+        platform: str,
+        budget: int,
+    ) -> tuple[str, str | None] | None:
+        """The variant's text and title when the memo has every block it needs (what
+        ``Renderer._compose`` would make of them); None when it lacks one, or when the
+        blocks together are over a sandbox limit (the full path then raises)."""
+        get = memo.get
+        others: list[_Part] = []
+        for name, pick in self.others:
+            hit = get((name, pick(shared)))
+            if hit is None:
+                return None
+            others.append(hit)
+        room = room_left(others, platform, budget)
+        body = get(("body", self.body((*shared, room) if self.body_reads_room else shared)))
+        if body is None:
+            return None
+        title = get((TITLE, self.title(shared)))
+        if title is None:
+            return None
+        size = len(body.text) + len(title.text)
+        loops = body.loops + title.loops
+        for part in others:
+            size += len(part.text)
+            loops += part.loops
+        if size > MAX_OUTPUT or loops > MAX_ITERATIONS:
+            return None
+        return assemble(others, body), _title(title)
+
+
 @dataclass
 class _Compiled:
     template: Template  # the stacked chain's, or its first file's (see ``_compile``)
@@ -275,6 +358,7 @@ class _Compiled:
     reads: ChainReads
     memo: dict[tuple[str, Any], _Part]  # (block, read values) -> the block rendered
     globals: dict[str, Any]  # the template's globals, flattened (set before any compile)
+    keys: _Keys | None  # how a variant the memo has in full is put together from it
 
 
 def _builtin_parent(tree: nodes.Template) -> str | None:

@@ -20,13 +20,13 @@ compute in Jinja (same output, a fraction of the time).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-#: the blocks of a variant's text, in the order they appear
-ORDER = ("greeting", "body", "local", "link", "closing", "hashtags")
 #: the blocks rendered before ``body`` (whose length decides ``room``)
 OTHERS = ("greeting", "local", "link", "closing", "hashtags")
+#: the blocks of a variant's text, in the order they appear
+ORDER = (OTHERS[0], "body", *OTHERS[1:])
 TITLE = "title"
 SEPARATOR = "\n\n"
 X_LINK_LENGTH = 23  # X counts every link as 23 characters
@@ -68,9 +68,17 @@ def compose(render_block: Callable[[str, int | None], Part], platform: str, budg
     joined text are the parts' lines with one empty line between parts, and no run of blank
     lines crosses a separator. So the tidy text of a block is worked out once per memo entry
     rather than once per variant (``tests/test_render_memo.py`` checks the equality)."""
-    parts = {name: render_block(name, None) for name in OTHERS}
-    room = room_for(
-        SEPARATOR.join(p.trimmed for p in parts.values() if p.trimmed), platform, budget
-    )
-    parts["body"] = render_block("body", room)
-    return SEPARATOR.join(tidy for tidy in (parts[name].tidy for name in ORDER) if tidy)
+    others = [render_block(name, None) for name in OTHERS]
+    body = render_block("body", room_left(others, platform, budget))
+    return assemble(others, body)
+
+
+def room_left(others: Sequence[Part], platform: str, budget: int) -> int:
+    """``room`` for ``body``, once the ``OTHERS`` blocks (in that order) are rendered."""
+    return room_for(SEPARATOR.join([p.trimmed for p in others if p.trimmed]), platform, budget)
+
+
+def assemble(others: Sequence[Part], body: Part) -> str:
+    """The tidied text of the ``OTHERS`` blocks (in that order) and ``body``, in ``ORDER``."""
+    greeting, *rest = others
+    return SEPARATOR.join([p.tidy for p in (greeting, body, *rest) if p.tidy])
