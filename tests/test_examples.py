@@ -16,7 +16,7 @@ def test_fanout_example_runs_on_the_bundled_workspace(
 ) -> None:
     root = tmp_path / "ws"
     shutil.copytree(
-        REPO, root, ignore=shutil.ignore_patterns(".venv", ".git", ".amplifier", "*.db")
+        REPO, root, ignore=shutil.ignore_patterns(".venv*", ".git", ".amplifier", "*.db")
     )
     example = runpy.run_path(str(REPO / "docs" / "examples" / "fanout.py"))
     assert example["main"](str(root), f"sqlite:///{tmp_path / 'ex.db'}") == 0
