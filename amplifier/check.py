@@ -75,7 +75,8 @@ class VariantChecker:
         except LexiconError as exc:
             raise WorkspaceError(list(exc.problems), root) from exc
         self.sources = source_rules(policy)
-        self._paragraphs: dict[tuple[str, bool], tuple[Finding, ...]] = {}
+        # per ``quiet_period``: paragraph -> its findings
+        self._paragraphs: dict[bool, dict[str, tuple[Finding, ...]]] = {False: {}, True: {}}
         self._links: dict[str, tuple[Finding, ...]] = {}
 
     def platform(
@@ -119,8 +120,12 @@ class VariantChecker:
 
     def content(self, text: str, ctx: Context) -> list[Finding]:
         quiet = ctx.quiet_period
-        for paragraph in _PARAGRAPH.split(text):  # most texts have no finding: no spans
-            if self._paragraph(paragraph, quiet):
+        known = self._paragraphs[quiet].get
+        for paragraph in _split_paragraphs(text):  # most texts have no finding: no spans
+            found = known(paragraph)
+            if found is None:
+                found = self._paragraph(paragraph, quiet)
+            if found:
                 break
         else:
             return []
@@ -135,8 +140,8 @@ class VariantChecker:
         return out
 
     def _paragraph(self, paragraph: str, quiet: bool) -> tuple[Finding, ...]:
-        key = (paragraph, quiet)
-        cached = self._paragraphs.get(key)
+        cache = self._paragraphs[quiet]
+        cached = cache.get(paragraph)
         if cached is None:
             found = [
                 Finding(
@@ -152,9 +157,9 @@ class VariantChecker:
             found += [
                 f for f in check_variant_sources(paragraph, self.sources) if f.span is not None
             ]
-            cached = self._paragraphs[key] = tuple(found)
-            if len(self._paragraphs) > 200_000:
-                self._paragraphs.clear()
+            if len(cache) >= 100_000:
+                cache.clear()
+            cached = cache[paragraph] = tuple(found)
         return cached
 
     def _post_link(self, link: str, text: str) -> list[Finding]:
@@ -165,6 +170,15 @@ class VariantChecker:
 
 
 OUTSIDE_QUIET = "; a person reviews it if the variant is timed into a masa tenang"
+
+
+def _split_paragraphs(text: str) -> list[str]:
+    """``_PARAGRAPH.split(text)``. Without a space or tab before a line break (as in every
+    rendered variant, whose lines are right-trimmed) each separator is exactly two line
+    breaks, which ``str.split`` finds several times faster."""
+    if " \n" in text or "\t\n" in text:
+        return _PARAGRAPH.split(text)
+    return text.split("\n\n")
 
 
 def _severity(category: str, severity: str, quiet: bool) -> Severity:

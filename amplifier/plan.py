@@ -170,8 +170,11 @@ def content_hash(text: str, title: str | None) -> str:
 
 
 def idempotency_key(campaign_slug: str, post_key: str, platform: str, handle_key: str) -> str:
-    """Stable across databases and re-plans: the same variant always has the same key."""
-    return digest("variant", campaign_slug, post_key, platform, handle_key)
+    """Stable across databases and re-plans: the same variant always has the same key.
+    ``digest("variant", campaign_slug, post_key, platform, handle_key)``, in one format
+    (the plan keys every new variant)."""
+    text = f"variant\x1f{campaign_slug}\x1f{post_key}\x1f{platform}\x1f{handle_key}\x1f"
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 @dataclass(slots=True)
@@ -588,6 +591,7 @@ class Planner:
         holds = (lambda platform: True) if shard is None else shard.holds
         counts, by_status = part.counts, part.by_status
         inserts: list[dict[str, Any]] = []
+        middles: dict[int, str] = {}  # account id -> its part of the input digest
         for position, entry in enumerate(work.entries):
             index, old, unit, account, camp, cpost, *rest = entry
             if not holds(account.platform):
@@ -600,9 +604,12 @@ class Planner:
             u, a, c, p, chain, camp_vars = work.jobs[index]
             row = self._render_row(u, a, c, p, chain, camp_vars, work.now)
             input_hash, post_hash, chain_hash, rank = rest
-            row["input_hash"] = input_hash = input_hash or _input_hash(
-                post_hash, _digest_middle(unit, account), chain_hash
-            )
+            if input_hash is None:
+                middle = middles.get(account.id)
+                if middle is None:
+                    middle = middles[account.id] = _digest_middle(unit, account)
+                input_hash = _input_hash(post_hash, middle, chain_hash)
+            row["input_hash"] = input_hash
             found = self._findings(row["findings"], unit.code, account, camp, cpost)
             if found:
                 part.findings.append((position, found))

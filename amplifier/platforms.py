@@ -446,7 +446,7 @@ def _x_overflow(text: str, limit: int) -> int | None:
 # --- measuring and checking -------------------------------------------------------------------
 
 _HASHTAG = re.compile(r"#\w+")
-_NOT_BEFORE_HASHTAG = re.compile(r"[\w&#]")
+_NOT_BEFORE_CHARS = "_&#"  # with letters and digits: what a hashtag may not follow
 _URL_START = re.compile(r"https?://|www\.", re.IGNORECASE)
 
 
@@ -458,13 +458,17 @@ def _hashtags(text: str) -> list[tuple[int, int]]:
     tags = []
     for m in _HASHTAG.finditer(text):
         start = m.start()
-        if start and _NOT_BEFORE_HASHTAG.match(text, start - 1):
-            continue
-        word = start  # the '#' is inside a URL if one starts earlier in the same word
-        while word and not text[word - 1].isspace():
-            word -= 1
-        if word < start and _URL_START.search(text, word, start):
-            continue
+        if start:
+            before = text[start - 1]
+            if not before.isspace():  # most hashtags follow a space or a line break
+                # ``str.isalnum`` is what ``\w`` matches, but for ``_``
+                if before.isalnum() or before in _NOT_BEFORE_CHARS:
+                    continue
+                word = start - 1  # inside a URL if one starts earlier in the same word
+                while word and not text[word - 1].isspace():
+                    word -= 1
+                if _URL_START.search(text, word, start):
+                    continue
         tags.append(m.span())
     return tags
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amplifier.check import Context, VariantChecker
+from amplifier.check import _PARAGRAPH, Context, VariantChecker, _split_paragraphs
 from amplifier.cli.app import run
 from amplifier.policy.config import RequireSpec
 from amplifier.vocab import ReviewState
@@ -159,3 +159,8 @@ def test_content_findings_are_each_paragraphs_shifted_into_place(
     assert bool(expected) == any(
         p in ("Dasar bangsat!", "Cek https://bit.ly/x") for p in paragraphs
     )
+
+
+@given(st.text(alphabet="ab \t\n", max_size=40))
+def test_paragraphs_split_as_the_separator_pattern_does(text: str) -> None:
+    assert _split_paragraphs(text) == _PARAGRAPH.split(text)

@@ -27,6 +27,7 @@ from amplifier.plan import (
     _Unit,
     content_hash,
     digest,
+    idempotency_key,
 )
 from amplifier.vocab import VariantStatus
 from amplifier.workspace import Workspace
@@ -377,6 +378,19 @@ def test_a_two_process_plan_times_and_replans_like_a_serial_plan(
 @given(st.text(), st.one_of(st.none(), st.text()))
 def test_content_hash_is_the_digest_of_text_and_title(text: str, title: str | None) -> None:
     assert content_hash(text, title) == digest(text, title or "")
+
+
+@given(st.text(), st.text(), st.text(), st.text())
+def test_idempotency_key_is_the_digest_of_its_parts(
+    slug: str, key: str, platform: str, handle: str
+) -> None:
+    # keys already stored (and sent to publishers) must not change
+    assert idempotency_key(slug, key, platform, handle) == digest(
+        "variant", slug, key, platform, handle
+    )
+    assert idempotency_key("hut-kptd", "pembukaan", "x", "kptd_ri") == (
+        digest("variant", "hut-kptd", "pembukaan", "x", "kptd_ri")
+    )
 
 
 @given(

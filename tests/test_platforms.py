@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from amplifier import platforms
@@ -569,6 +569,30 @@ def test_instagram_hashtags_limit_and_override() -> None:
 def test_hashtags_inside_urls_and_words_do_not_count() -> None:
     text = "Lihat https://example.go.id/#jadwal dan www.example.go.id/#a a#b C# &#39; ## #_ok #1 #x"
     assert count_hashtags(text) == 3  # #_ok, #1, #x
+
+
+def _hashtags_by_pattern(text: str) -> list[tuple[int, int]]:
+    """What ``platforms._hashtags`` finds, by its definition: ``#word`` not after a word
+    character, ``&`` or ``#``, and not inside a URL that starts earlier in its word."""
+    tags = []
+    for m in re.finditer(r"#\w+", text):
+        start = m.start()
+        if start and re.match(r"[\w&#]", text[start - 1]):
+            continue
+        word = start
+        while word and not text[word - 1].isspace():
+            word -= 1
+        if word < start and re.search(r"https?://|www\.", text[word:start], re.IGNORECASE):
+            continue
+        tags.append(m.span())
+    return tags
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from([*"#a_&é٣ \n/:.wHTPS", "http://", "www."])).map("".join))
+@example("&#a _#b ##c é#d ٣#e /#f www.x/#g #h")
+def test_hashtags_are_found_as_defined(text: str) -> None:
+    assert platforms._hashtags(text) == _hashtags_by_pattern(text)
 
 
 def test_instagram_length_boundary_with_emoji() -> None:
