@@ -385,6 +385,8 @@ def test_a_scratch_database_stores_the_same_bytes_and_leaves_nothing_behind(
             prepared = database.prepare_insert(conn.dialect, VARIANTS, rows)
             assert prepared is not None
             scratch.write(prepared)
+            with contextlib.closing(sqlite3.connect(scratch.path)) as db:  # as the main one's
+                assert db.execute("PRAGMA page_size").fetchone()[0] == database.SQLITE_PAGE_SIZE
             scratch.copy(conn, prepared.names)
             # a second scratch database cannot be attached once the transaction has written
             assert database.Scratch.attach(conn, VARIANTS, after) is None
@@ -444,3 +446,26 @@ def test_the_page_cache_grows_on_sqlite_only(database_url: str) -> None:
         assert to_undo == (engine.dialect.name == "sqlite")
     finally:
         engine.dispose()
+
+
+def test_a_new_database_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """``SQLITE_PAGE_SIZE`` applies to a database the engine creates; one made before (with
+    SQLite's 4 KiB default) opens, works and keeps its page size."""
+    old = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(old)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE t (x)")
+        db.execute("INSERT INTO t VALUES (1)")
+        db.commit()
+    for path, size in ((tmp_path / "new.db", database.SQLITE_PAGE_SIZE), (old, 4096)):
+        engine = database.create_engine(f"sqlite:///{path}")
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x)")
+                conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA page_size").scalar() == size
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert conn.exec_driver_sql("SELECT max(x) FROM t").scalar() == 2
+        finally:
+            engine.dispose()
