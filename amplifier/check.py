@@ -120,12 +120,8 @@ class VariantChecker:
 
     def content(self, text: str, ctx: Context) -> list[Finding]:
         quiet = ctx.quiet_period
-        known = self._paragraphs[quiet].get
         for paragraph in _split_paragraphs(text):  # most texts have no finding: no spans
-            found = known(paragraph)
-            if found is None:
-                found = self._paragraph(paragraph, quiet)
-            if found:
+            if self._paragraph(paragraph, quiet):
                 break
         else:
             return []

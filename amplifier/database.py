@@ -373,7 +373,7 @@ class Scratch:
         after.callback(shutil.rmtree, scratch.folder, ignore_errors=True)
         dbapi.execute(f"ATTACH DATABASE ? AS {cls.SCHEMA}", (scratch.path,))
         after.callback(scratch._detach, conn, dbapi)
-        dbapi.execute(f"PRAGMA {cls.SCHEMA}.page_size={SQLITE_PAGE_SIZE}")  # as the main one's
+        dbapi.execute(f"PRAGMA {cls.SCHEMA}.page_size={SQLITE_PAGE_SIZE}")  # as a new main one's
         quote = conn.dialect.identifier_preparer.quote
         columns = ", ".join(quote(c.name) for c in table.columns)
         dbapi.execute(f"CREATE TABLE {cls.SCHEMA}.{quote(table.name)} ({columns})")
