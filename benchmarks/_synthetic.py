@@ -24,6 +24,7 @@ Everything is fictional.
 
 from __future__ import annotations
 
+import argparse
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,18 @@ class Unit:
     token: str
     tags: list[str] = field(default_factory=list)
     serial: int = 0  # service offices: a number for the short X handle
+
+
+def argument_parser(doc: str | None, default_units: int) -> argparse.ArgumentParser:
+    """The parser every synthetic-institution benchmark starts from: its summary and ``--units``."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument(
+        "--units",
+        type=int,
+        default=None,
+        help=f"units in the synthetic institution (default {default_units:,})",
+    )
+    return parser
 
 
 def unit_tree(units: int) -> list[Unit]:

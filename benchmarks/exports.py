@@ -41,7 +41,6 @@ Target: (e) ≤ 2 s for a 5,000-variant campaign page.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import cProfile
 import datetime as dt
@@ -70,7 +69,7 @@ from amplifier.exports.ics import CALENDAR_STATUSES, _vtimezone
 from amplifier.models import Account, CentralPost, Variant, WorkUnit
 from amplifier.plan import idempotency_key
 from amplifier.vocab import ReviewState, VariantStatus
-from benchmarks._synthetic import PLATFORMS, POSTS, build_workspace
+from benchmarks._synthetic import PLATFORMS, POSTS, argument_parser, build_workspace
 from benchmarks.fanout import Scenario, load_average, log, machine
 
 DEFAULT_UNITS = 5_000
@@ -469,20 +468,21 @@ def render_report(result: dict[str, Any]) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--units", type=int, default=None, help=f"default {DEFAULT_UNITS:,}")
+    parser = argument_parser(__doc__, DEFAULT_UNITS)
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_UNITS} units, one run")
     parser.add_argument("--repeat", type=int, default=None, help="repetitions (default 3)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--profile", action="store_true", help="cProfile one more ICS export")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder, keep it")
     parser.add_argument(
-        "--browser-units", type=int, default=BROWSER_UNITS, help="units of the Chromium page"
+        "--browser-units",
+        type=int,
+        default=BROWSER_UNITS,
+        help=f"units of the Chromium page (default {BROWSER_UNITS:,})",
     )
-    parser.add_argument("--browser-repeat", type=int, default=5, help="Chromium page loads")
+    parser.add_argument(
+        "--browser-repeat", type=int, default=5, help="Chromium page loads (default 5)"
+    )
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium part")
     args = parser.parse_args(argv)
     units = args.units or (QUICK_UNITS if args.quick else DEFAULT_UNITS)

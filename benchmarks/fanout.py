@@ -34,7 +34,6 @@ checks at most 15 % to the plan time: (a) ≤ 1.2 × (plan without timing) and
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import cProfile
 import datetime as dt
@@ -86,7 +85,7 @@ from amplifier.render.chain import ChainLoader, chain_for, stacked_name
 from amplifier.render.context import FILTERS
 from amplifier.targeting import Directory, select_targets
 from amplifier.vocab import ReviewState, VariantStatus
-from benchmarks._synthetic import PLATFORMS, POSTS, build_workspace
+from benchmarks._synthetic import PLATFORMS, POSTS, argument_parser, build_workspace
 
 DEFAULT_UNITS = 5_000
 QUICK_UNITS = 500
@@ -802,11 +801,7 @@ def stage_text(stages: dict[str, float]) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--units", type=int, default=None, help=f"default {DEFAULT_UNITS:,}")
+    parser = argument_parser(__doc__, DEFAULT_UNITS)
     parser.add_argument(
         "--quick",
         action="store_true",

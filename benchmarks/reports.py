@@ -21,7 +21,6 @@ account table (the handler and the layout it causes, measured inside the page).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -38,7 +37,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 
 import amplifier
 from amplifier.reports import coverage, leaderboard, render, to_html
-from benchmarks._synthetic import build_workspace
+from benchmarks._synthetic import argument_parser, build_workspace
 from benchmarks.exports import insert_variants
 from benchmarks.fanout import Scenario, log, machine
 
@@ -193,8 +192,7 @@ def render_report(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--units", type=int, default=None, help=f"default {DEFAULT_UNITS:,}")
+    parser = argument_parser(__doc__, DEFAULT_UNITS)
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_UNITS} units, one run")
     parser.add_argument("--repeat", type=int, default=None, help="repetitions (default 3)")
     parser.add_argument("--browser", action="store_true", help="also time the page in Chromium")
