@@ -280,6 +280,9 @@ class Planner:
         self._post_vars: dict[tuple[int | None, str], tuple[dict[str, Any], str]] = {}
         self._requires: dict[int | None, RequireSpec] = {}
         self._shapes: dict[tuple[int | None, str, tuple[str, ...]], _Shape] = {}
+        # (unit id, zone) -> (the unit's variables, them with the zone): one dict per unit
+        # and zone, so the renderer's frozen values of it are reused (``ChainReads.values``)
+        self._unit_vars: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def load(
         self, session: Session, campaign: str | None, post: str | None
@@ -708,7 +711,7 @@ class Planner:
             )
         variables = {
             "institution": self.renderer.institution,
-            "unit": {**unit.variables, "zone": zone},
+            "unit": self._unit_variables(unit, zone),
             "account": account.variables,
             "platform": platform,
             "campaign": camp_vars,
@@ -756,6 +759,15 @@ class Planner:
             "reasons": ["template failed: see findings"] if result.error else [],
             "updated_at": utcnow() if now is None else now,
         }
+
+    def _unit_variables(self, unit: _Unit, zone: str) -> dict[str, Any]:
+        found = self._unit_vars.get((unit.id, zone))
+        if found is None or found[0] is not unit.variables:
+            found = self._unit_vars[(unit.id, zone)] = (
+                unit.variables,
+                {**unit.variables, "zone": zone},
+            )
+        return found[1]
 
     def _shape(
         self, camp: Campaign, cpost: CentralPost, platform: str, chain: tuple[str, ...]

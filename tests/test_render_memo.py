@@ -306,3 +306,27 @@ def test_names_and_errors_are_the_stacked_templates(tmp_path: Path, override: st
         assert str(exc) in result.error.message and stacked_name(chain) in str(exc)
     else:
         assert result == expected and stacked_name(chain) in result.text
+
+
+def test_frozen_values_of_a_reused_dict_equal_those_of_a_fresh_copy() -> None:
+    reads = reads_of(
+        "{% block greeting %}{{ unit.name }} {{ unit.tags|join(',') }}{% endblock %}"
+        "{% block body %}{{ post.title }} {{ platform }}{% endblock %}"
+    )
+    unit = {"name": "Kanwil Bali", "tags": ["bali"], "zone": "WITA"}
+    post = {"title": "Layanan baru"}
+    first = reads.values({"unit": unit, "post": post, "platform": "x"})
+    again = reads.values({"unit": unit, "post": post, "platform": "x"})
+    fresh = reads.values({"unit": dict(unit), "post": dict(post), "platform": "x"})
+    assert first == again == fresh
+    assert "Kanwil Bali" in first and ("list", "bali") in first
+    # another unit's dict never gets the cached values, even where the cache has entries
+    other = reads.values({"unit": {**unit, "name": "Kanwil Papua"}, "post": post, "platform": "x"})
+    assert other != first and "Kanwil Papua" in other
+
+
+@given(st.lists(st.text(max_size=5), min_size=1, max_size=30))
+def test_frozen_values_follow_each_dict_as_dicts_come_and_go(names: list[str]) -> None:
+    reads = reads_of("{% block greeting %}{{ unit.name }}{% endblock %}")
+    for name in names:  # each dict is dropped after use, so ids may be reused
+        assert name in reads.values({"unit": {"name": name}, "platform": "x"})

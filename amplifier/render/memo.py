@@ -37,6 +37,8 @@ _OPAQUE = (nodes.Include, nodes.Import, nodes.FromImport)
 _UNSAFE_FILTERS = frozenset({"random"})
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 _MISSING = object()
+#: entries of ``ChainReads.frozen`` before it starts again (one per unit and zone in a plan)
+MAX_FROZEN = 100_000
 
 Read = tuple[str, str | None]  # (name, attribute) — attribute None: the whole value
 
@@ -134,6 +136,12 @@ class ChainReads:
     picks: Mapping[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]] = field(default_factory=dict)
     late: Mapping[str, tuple[Read, ...]] = field(default_factory=dict)  # the ``room`` reads
     groups: tuple[tuple[str, tuple[str | None, ...]], ...] = ()  # ``shared`` by variable
+    #: (variable, id of its dict) -> (the dict, its frozen values): a plan passes the same
+    #: dict for every variant of a unit, account, post or campaign (templates cannot change
+    #: it: the sandbox is immutable). The dict is held, so its id is not reused meanwhile.
+    frozen: dict[tuple[str, int], tuple[dict[str, Any], tuple[Any, ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def key(self, block: str, variables: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The values ``block`` reads from ``variables``; None when it cannot be keyed."""
@@ -150,15 +158,24 @@ class ChainReads:
         ``key`` keys each block on its own, and only the blocks that read it go unkeyed)."""
         if not self.memoizable:
             return None
-        out = []
+        out: list[Any] = []
         get = variables.get
+        cache = self.frozen
         try:
             for name, attributes in self.groups:  # ``shared``, one variable at a time
                 whole = get(name, _MISSING)
-                nested = type(whole) is dict
-                for attr in attributes:
-                    value = whole.get(attr, _MISSING) if nested and attr is not None else whole
-                    out.append(value if type(value) is str or value is _MISSING else freeze(value))
+                if type(whole) is not dict:
+                    for _ in attributes:
+                        out.append(
+                            whole if type(whole) is str or whole is _MISSING else freeze(whole)
+                        )
+                    continue
+                hit = cache.get((name, id(whole)))
+                if hit is None or hit[0] is not whole:
+                    if len(cache) >= MAX_FROZEN:
+                        cache.clear()
+                    hit = cache[(name, id(whole))] = (whole, _frozen_group(whole, attributes))
+                out.extend(hit[1])
         except Unkeyable:
             return None
         return tuple(out)
@@ -178,6 +195,14 @@ class ChainReads:
             return pick(values + _frozen(late, variables))
         except Unkeyable:
             return None
+
+
+def _frozen_group(whole: dict[str, Any], attributes: tuple[str | None, ...]) -> tuple[Any, ...]:
+    out = []
+    for attr in attributes:
+        value = whole if attr is None else whole.get(attr, _MISSING)
+        out.append(value if type(value) is str or value is _MISSING else freeze(value))
+    return tuple(out)
 
 
 def _frozen(reads: Iterable[Read], variables: Mapping[str, Any]) -> tuple[Any, ...]:
