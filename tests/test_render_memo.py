@@ -328,5 +328,5 @@ def test_frozen_values_of_a_reused_dict_equal_those_of_a_fresh_copy() -> None:
 @given(st.lists(st.text(max_size=5), min_size=1, max_size=30))
 def test_frozen_values_follow_each_dict_as_dicts_come_and_go(names: list[str]) -> None:
     reads = reads_of("{% block greeting %}{{ unit.name }}{% endblock %}")
-    for name in names:  # each dict is dropped after use, so ids may be reused
+    for name in names:  # a new dict for each: none may get another one's cached values
         assert name in reads.values({"unit": {"name": name}, "platform": "x"})

@@ -37,7 +37,8 @@ _OPAQUE = (nodes.Include, nodes.Import, nodes.FromImport)
 _UNSAFE_FILTERS = frozenset({"random"})
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 _MISSING = object()
-#: entries of ``ChainReads.frozen`` before it starts again (one per unit and zone in a plan)
+#: entries of ``ChainReads.frozen`` before it starts again (one per unit and zone,
+#: account, post and campaign dict the chain renders in a plan)
 MAX_FROZEN = 100_000
 
 Read = tuple[str, str | None]  # (name, attribute) — attribute None: the whole value
@@ -164,11 +165,8 @@ class ChainReads:
         try:
             for name, attributes in self.groups:  # ``shared``, one variable at a time
                 whole = get(name, _MISSING)
-                if type(whole) is not dict:
-                    for _ in attributes:
-                        out.append(
-                            whole if type(whole) is str or whole is _MISSING else freeze(whole)
-                        )
+                if type(whole) is not dict:  # each attribute read sees the whole value
+                    out.extend([freeze(whole)] * len(attributes))
                     continue
                 hit = cache.get((name, id(whole)))
                 if hit is None or hit[0] is not whole:
@@ -198,11 +196,7 @@ class ChainReads:
 
 
 def _frozen_group(whole: dict[str, Any], attributes: tuple[str | None, ...]) -> tuple[Any, ...]:
-    out = []
-    for attr in attributes:
-        value = whole if attr is None else whole.get(attr, _MISSING)
-        out.append(value if type(value) is str or value is _MISSING else freeze(value))
-    return tuple(out)
+    return tuple(freeze(whole if a is None else whole.get(a, _MISSING)) for a in attributes)
 
 
 def _frozen(reads: Iterable[Read], variables: Mapping[str, Any]) -> tuple[Any, ...]:
