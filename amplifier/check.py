@@ -36,7 +36,7 @@ ELECTORAL = "electoral"  # the lexicon category that matters only in a masa tena
 CATEGORIES = ("sara", "hoax", "profanity", ELECTORAL)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a plan makes one per variant, a third of the cost
 class Context:
     """What a variant's checks need besides its text."""
 
@@ -99,9 +99,16 @@ class VariantChecker:
             )
         ]
 
-    def check(self, text: str, title: str | None, ctx: Context) -> list[Finding]:
+    def check(
+        self,
+        text: str,
+        title: str | None,
+        ctx: Context,
+        paragraphs: Sequence[str] | None = None,
+    ) -> list[Finding]:
+        """``paragraphs``: ``text``'s, if known (``RenderResult.paragraphs``)."""
         found = self.platform(text, title, ctx.platform, ctx.source)
-        found += self.content(text, ctx)
+        found += self.content(text, ctx, paragraphs)
         if title:
             found += [replace(f, field="title") for f in self._paragraph(title, ctx.quiet_period)]
         if ctx.post_link:
@@ -118,9 +125,13 @@ class VariantChecker:
             )
         return [f if f.source or not ctx.source else replace(f, source=ctx.source) for f in found]
 
-    def content(self, text: str, ctx: Context) -> list[Finding]:
+    def content(
+        self, text: str, ctx: Context, paragraphs: Sequence[str] | None = None
+    ) -> list[Finding]:
         quiet = ctx.quiet_period
-        for paragraph in _split_paragraphs(text):  # most texts have no finding: no spans
+        if paragraphs is None:
+            paragraphs = _split_paragraphs(text)
+        for paragraph in paragraphs:  # most texts have no finding: no spans
             if self._paragraph(paragraph, quiet):
                 break
         else:

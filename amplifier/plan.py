@@ -591,30 +591,30 @@ class Planner:
         part = _Part()
         part.seconds["platforms"] = None if shard is None else sorted(shard.platforms)
         mark = _Stages(part.seconds, time.perf_counter())
-        holds = (lambda platform: True) if shard is None else shard.holds
         counts, by_status = part.counts, part.by_status
         inserts: list[dict[str, Any]] = []
         middles: dict[int, str] = {}  # account id -> its part of the input digest
+        jobs, now, render_row = work.jobs, work.now, self._render_row
         for position, entry in enumerate(work.entries):
-            index, old, unit, account, camp, cpost, *rest = entry
-            if not holds(account.platform):
+            if shard is not None and not shard.holds(entry[3].platform):
                 continue
-            if index is None:
+            if entry[0] is None:  # kept as it is: only its stored findings are listed
+                _, old, unit, account, camp, cpost = entry
                 found = self._findings(old.findings, unit.code, account, camp, cpost)
                 if found:
                     part.findings.append((position, found))
                 continue
-            u, a, c, p, chain, camp_vars = work.jobs[index]
-            row = self._render_row(u, a, c, p, chain, camp_vars, work.now)
-            input_hash, post_hash, chain_hash, rank = rest
+            index, old, unit, account, camp, cpost, input_hash, post_hash, chain_hash, rank = entry
+            u, a, c, p, chain, camp_vars = jobs[index]
+            row = render_row(u, a, c, p, chain, camp_vars, now)
             if input_hash is None:
                 middle = middles.get(account.id)
                 if middle is None:
                     middle = middles[account.id] = _digest_middle(unit, account)
                 input_hash = _input_hash(post_hash, middle, chain_hash)
             row["input_hash"] = input_hash
-            found = self._findings(row["findings"], unit.code, account, camp, cpost)
-            if found:
+            if row["findings"]:
+                found = self._findings(row["findings"], unit.code, account, camp, cpost)
                 part.findings.append((position, found))
             if old is None:
                 row.update(
@@ -742,7 +742,7 @@ class Planner:
                 central_handle=self.central_handles.get(platform),
                 account_handle=account.handle,
             )
-            findings = self.checker.check(result.text, result.title, ctx)
+            findings = self.checker.check(result.text, result.title, ctx, result.paragraphs)
         findings_dicts = [f.as_dict() for f in findings] if findings else []
         return {
             "text": result.text,

@@ -156,6 +156,9 @@ def test_content_findings_are_each_paragraphs_shifted_into_place(
             expected.append(replace(f, span=(f.span[0] + start, f.span[1] + start)))
         start = m.end() if m else end
     assert checker.content(text, Context(platform="facebook")) == expected
+    # handed the text's paragraphs (as a render does), the findings are the same
+    given_paragraphs = _split_paragraphs(text)
+    assert checker.content(text, Context(platform="facebook"), given_paragraphs) == expected
     assert bool(expected) == any(
         p in ("Dasar bangsat!", "Cek https://bit.ly/x") for p in paragraphs
     )

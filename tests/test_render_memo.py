@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import Environment
 
-from amplifier.render import Renderer, RenderResult, _tidy, layout
+from amplifier.check import _split_paragraphs
+from amplifier.render import Renderer, RenderResult, _part, _tidy, layout
 from amplifier.render.chain import stacked_name
 from amplifier.render.memo import chain_reads, file_reads
 
@@ -199,6 +200,8 @@ def test_memoized_render_equals_a_fresh_render(
         assert memoized == fresh.render(chain, variables(unit, platform))
         assert memoized.error is None and memoized.text
         assert memoized == reference_render(shared, chain, variables(unit, platform))
+        # the paragraphs the checks are handed are the text's own
+        assert memoized.paragraphs == _split_paragraphs(memoized.text)
 
 
 @pytest.mark.parametrize("override", OVERRIDES)
@@ -221,6 +224,7 @@ def test_a_variant_the_memo_has_in_full_is_put_together_from_it(
     second = r.render(chain, values)
     assert not made  # nothing rendered
     assert first == second == reference_render(r, chain, values)
+    assert first.paragraphs == second.paragraphs == _split_paragraphs(first.text)
 
 
 def reference_render(r: Renderer, chain: tuple[str, ...], values: dict[str, Any]) -> RenderResult:
@@ -253,6 +257,21 @@ def test_tidying_the_joined_parts_is_joining_the_tidied_parts(parts: list[str]) 
     trimmed = [p.strip() for p in parts]
     assert _tidy(layout.join(parts)) == layout.SEPARATOR.join(_tidy(p) for p in trimmed if p)
     assert all(bool(_tidy(p)) == bool(p) for p in trimmed)
+
+
+@given(st.lists(MESSY, max_size=6), st.sampled_from(["x", "facebook"]), st.integers(0, 3000))
+def test_room_and_paragraphs_add_up_over_the_parts(
+    texts: list[str], platform: str, budget: int
+) -> None:
+    # each memoized block counts its own use of the budget and splits its own paragraphs
+    texts = [t.replace("a", "https://www.kptd.go.id/berita/a") for t in texts]
+    parts = [_part(t, 0, platform) for t in texts]
+    joined = layout.join(texts)
+    assert layout.room_left(parts, budget) == layout.room_for(joined, platform, budget)
+    text = layout.text_of([p for p in parts if p.tidy])
+    assert text == _tidy(joined)
+    paragraphs = [q for p in parts for q in p.paragraphs]
+    assert paragraphs == (_split_paragraphs(text) if text else [])  # an empty text has none
 
 
 READS = st.sampled_from(

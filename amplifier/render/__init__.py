@@ -17,7 +17,7 @@ import hashlib
 import re
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,7 +29,16 @@ from jinja2.runtime import Context
 from amplifier.platforms import rules_for
 from amplifier.render.chain import BUILTIN, ChainLoader, chain_for, stacked_name
 from amplifier.render.context import FILTERS, local_time, zone_abbreviation
-from amplifier.render.layout import OTHERS, TITLE, assemble, compose, room_left
+from amplifier.render.layout import (
+    OTHERS,
+    SEPARATOR,
+    TITLE,
+    compose,
+    ordered,
+    room_left,
+    text_of,
+    use_of,
+)
 from amplifier.render.memo import LATE_NAME, ChainReads, FileReads, chain_reads, file_reads
 from amplifier.render.sandbox import (
     MAX_ITERATIONS,
@@ -56,6 +65,9 @@ class RenderResult:
     title: str | None
     chain: tuple[str, ...]
     error: RenderError | None = None
+    #: the text's paragraphs (``text.split("\n\n")``, none if it is empty), as the memo
+    #: holds them: checks look each one up without splitting the text. None: not known.
+    paragraphs: Sequence[str] | None = field(default=None, compare=False, repr=False)
 
 
 class Renderer:
@@ -129,14 +141,15 @@ class Renderer:
         seen before), put together by the built-in layout (``amplifier.render.layout``)."""
         try:
             compiled = self._compiled(chain)
-            text, title = self._compose(compiled, variables)
+            parts, title = self._compose(compiled, variables)
         except TemplateSyntaxError as exc:
             return RenderResult("", None, chain, RenderError(_syntax(exc), _where(exc, chain)))
         except (TemplateError, SecurityError, TemplateLimitError) as exc:
             return RenderResult("", None, chain, RenderError(_describe(exc), _where(exc, chain)))
         except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
             return RenderResult("", None, chain, RenderError(_describe(exc), _where(exc, chain)))
-        return RenderResult(text, title, chain)
+        paragraphs = [q for p in parts for q in p.paragraphs]
+        return RenderResult(text_of(parts), title, chain, paragraphs=paragraphs)
 
     def _compiled(self, chain: tuple[str, ...]) -> _Compiled:
         found = self._compiled_chains.get(chain)
@@ -192,16 +205,18 @@ class Renderer:
             found = self._files[name] = (file_reads(tree, builtin=builtin), parent)
         return found
 
-    def _compose(self, compiled: _Compiled, variables: dict[str, Any]) -> tuple[str, str | None]:
-        """The variant's tidied text and title. Each block's text is trimmed and tidied once
-        per memo entry: tidying the joined text is the same as joining the tidied parts
-        (``amplifier.render.layout``)."""
+    def _compose(
+        self, compiled: _Compiled, variables: dict[str, Any]
+    ) -> tuple[list[_Part], str | None]:
+        """The variant's parts (``layout.compose``) and title. Each block's text is trimmed
+        and tidied once per memo entry: tidying the joined text is the same as joining the
+        tidied parts (``amplifier.render.layout``)."""
         template, reads, memo = compiled.template, compiled.reads, compiled.memo
         platform, budget_size = str(variables["platform"]), int(variables["budget"])
         shared = reads.values(variables)  # None: each block keyed on its own, if it can be
         keys = compiled.keys
         if keys is not None and shared is not None:
-            found = keys.from_memo(memo, shared, platform, budget_size)
+            found = keys.from_memo(memo, shared, budget_size)
             if found is not None:
                 return found
         context: list[Any] = []  # made on the first block the memo does not have
@@ -232,19 +247,19 @@ class Renderer:
                 functions = context[0].blocks.get(name)
                 loops = budget.loops[0]
                 text = budget.collect(functions[0](context[0])) if functions else ""
-                part = _part(text, budget.loops[0] - loops)
+                part = _part(text, budget.loops[0] - loops, platform)
                 if key is not None:
                     memo[(name, key)] = part
                 return part
 
             try:
-                text = compose(block, platform, budget_size)
+                parts = compose(block, budget_size)
                 title = block(TITLE, None)
             except Exception:
                 # re-raise with the traceback rewritten to template file:line frames
                 template.environment.handle_exception()
                 raise  # pragma: no cover - handle_exception always raises
-        return text, _title(title)
+        return parts, _title(title)
 
     @staticmethod
     def _context(compiled: _Compiled, values: dict[str, Any], budget: RenderBudget) -> Context:
@@ -270,11 +285,19 @@ class _Part(NamedTuple):
     loops: int  # ``range()`` iterations it took, charged again when the memo has it
     trimmed: str
     tidy: str
+    used: int  # of the budget, before ``body`` (``layout.use_of``)
+    #: ``tidy`` split at its blank lines: the variant's paragraphs are its parts'
+    paragraphs: tuple[str, ...]
 
 
-def _part(text: str, loops: int) -> _Part:
+def _part(text: str, loops: int, platform: str) -> _Part:
     trimmed = text.strip()
-    return _Part(text, loops, trimmed, _tidy(trimmed) if trimmed else "")
+    if not trimmed:
+        return _Part(text, loops, trimmed, "", 0, ())
+    tidy = _tidy(trimmed)
+    return _Part(
+        text, loops, trimmed, tidy, use_of(trimmed, platform), tuple(tidy.split(SEPARATOR))
+    )
 
 
 def _title(title: _Part) -> str | None:
@@ -320,10 +343,9 @@ class _Keys(NamedTuple):
         self,
         memo: dict[tuple[str, Any], _Part],
         shared: tuple[Any, ...],
-        platform: str,
         budget: int,
-    ) -> tuple[str, str | None] | None:
-        """The variant's text and title when the memo has every block it needs (what
+    ) -> tuple[list[_Part], str | None] | None:
+        """The variant's parts and title when the memo has every block it needs (what
         ``Renderer._compose`` would make of them); None when it lacks one, or when the
         blocks together are over a sandbox limit (the full path then raises)."""
         get = memo.get
@@ -333,7 +355,7 @@ class _Keys(NamedTuple):
             if hit is None:
                 return None
             others.append(hit)
-        room = room_left(others, platform, budget)
+        room = room_left(others, budget)
         body = get(("body", self.body((*shared, room) if self.body_reads_room else shared)))
         if body is None:
             return None
@@ -347,7 +369,7 @@ class _Keys(NamedTuple):
             loops += part.loops
         if size > MAX_OUTPUT or loops > MAX_ITERATIONS:
             return None
-        return assemble(others, body), _title(title)
+        return ordered(others, body), _title(title)
 
 
 @dataclass

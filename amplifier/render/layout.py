@@ -1,6 +1,6 @@
 """The built-in layout: how a variant's blocks are put together, in Python.
 
-    text = compose(render_block, platform="x", budget=280)
+    text = compose(render_block, budget=280)
 
 Every variant is made of the blocks ``greeting``, ``body``, ``local``, ``link``,
 ``closing`` and ``hashtags`` (in that order). Each block is rendered, trimmed, and the
@@ -21,7 +21,7 @@ compute in Jinja (same output, a fraction of the time).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 #: the blocks rendered before ``body`` (whose length decides ``room``)
 OTHERS = ("greeting", "local", "link", "closing", "hashtags")
@@ -41,12 +41,22 @@ def join(parts: Iterable[str]) -> str:
 
 def room_for(others: str, platform: str, budget: int) -> int:
     """Space left for ``body`` once ``others`` (the joined other blocks) are placed."""
-    used = len(others) + (len(SEPARATOR) if others else 0)
+    if not others:
+        return max(budget - RESERVE, MIN_ROOM)
+    return max(budget - use_of(others, platform) - RESERVE, MIN_ROOM)
+
+
+def use_of(trimmed: str, platform: str) -> int:
+    """What one trimmed, non-empty part takes of the budget before ``body``: its length
+    and one separator (on X a link counts 23). The joined parts' words are the parts'
+    words (the separators are white space), so the parts' uses add up to what
+    ``room_for`` counts of their joined text."""
+    used = len(trimmed) + len(SEPARATOR)
     if platform == "x":
-        for word in others.split():
+        for word in trimmed.split():
             if "://" in word and len(word) > X_LINK_LENGTH:
                 used -= len(word) - X_LINK_LENGTH
-    return max(budget - used - RESERVE, MIN_ROOM)
+    return used
 
 
 class Part(Protocol):
@@ -57,11 +67,17 @@ class Part(Protocol):
     def trimmed(self) -> str: ...
     @property
     def tidy(self) -> str: ...
+    @property
+    def used(self) -> int: ...  # ``use_of(trimmed, platform)``, 0 when empty
 
 
-def compose(render_block: Callable[[str, int | None], Part], platform: str, budget: int) -> str:
-    """The variant's tidied text; ``render_block(name, room)`` renders one block (``room``
-    is given for ``body`` only).
+_P = TypeVar("_P", bound=Part)
+
+
+def compose(render_block: Callable[[str, int | None], _P], budget: int) -> list[_P]:
+    """The variant's non-empty parts in ``ORDER``: its tidied text is their ``tidy`` joined
+    with ``SEPARATOR`` (``text_of``). ``render_block(name, room)`` renders one block
+    (``room`` is given for ``body`` only).
 
     Tidying the joined parts is joining the tidied parts: each trimmed part starts and ends
     with a character that is neither white space nor a line break, so the lines of the
@@ -69,16 +85,20 @@ def compose(render_block: Callable[[str, int | None], Part], platform: str, budg
     lines crosses a separator. So the tidy text of a block is worked out once per memo entry
     rather than once per variant (``tests/test_render_memo.py`` checks the equality)."""
     others = [render_block(name, None) for name in OTHERS]
-    body = render_block("body", room_left(others, platform, budget))
-    return assemble(others, body)
+    return ordered(others, render_block("body", room_left(others, budget)))
 
 
-def room_left(others: Sequence[Part], platform: str, budget: int) -> int:
-    """``room`` for ``body``, once the ``OTHERS`` blocks (in that order) are rendered."""
-    return room_for(SEPARATOR.join([p.trimmed for p in others if p.trimmed]), platform, budget)
+def room_left(others: Sequence[Part], budget: int) -> int:
+    """``room`` for ``body``, once the ``OTHERS`` blocks are rendered (their ``used``
+    summed: ``room_for`` of their joined text)."""
+    return max(budget - sum([p.used for p in others]) - RESERVE, MIN_ROOM)
 
 
-def assemble(others: Sequence[Part], body: Part) -> str:
-    """The tidied text of the ``OTHERS`` blocks (in that order) and ``body``, in ``ORDER``."""
+def ordered(others: Sequence[_P], body: _P) -> list[_P]:
+    """The non-empty parts of the ``OTHERS`` blocks (in that order) and ``body``, in ``ORDER``."""
     greeting, *rest = others
-    return SEPARATOR.join([p.tidy for p in (greeting, body, *rest) if p.tidy])
+    return [p for p in (greeting, body, *rest) if p.tidy]
+
+
+def text_of(parts: Iterable[Part]) -> str:
+    return SEPARATOR.join([p.tidy for p in parts])
