@@ -173,7 +173,16 @@ def idempotency_key(campaign_slug: str, post_key: str, platform: str, handle_key
     """Stable across databases and re-plans: the same variant always has the same key.
     ``digest("variant", campaign_slug, post_key, platform, handle_key)``, in one format
     (the plan keys every new variant)."""
-    text = f"variant\x1f{campaign_slug}\x1f{post_key}\x1f{platform}\x1f{handle_key}\x1f"
+    return _keyed(_key_prefix(campaign_slug, post_key), platform, handle_key)
+
+
+def _key_prefix(campaign_slug: str, post_key: str) -> str:
+    """What the idempotency keys of one post's variants start with (``_keyed``)."""
+    return f"variant\x1f{campaign_slug}\x1f{post_key}\x1f"
+
+
+def _keyed(prefix: str, platform: str, handle_key: str) -> str:
+    text = f"{prefix}{platform}\x1f{handle_key}\x1f"
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
@@ -595,6 +604,7 @@ class Planner:
         inserts: list[dict[str, Any]] = []
         middles: dict[int, str] = {}  # account id -> its part of the input digest
         jobs, now, render_row = work.jobs, work.now, self._render_row
+        posts: dict[int, tuple[int | None, str]] = {}  # id(post) -> its id, key prefix
         for position, entry in enumerate(work.entries):
             if shard is not None and not shard.holds(entry[3].platform):
                 continue
@@ -617,13 +627,14 @@ class Planner:
                 found = self._findings(row["findings"], unit.code, account, camp, cpost)
                 part.findings.append((position, found))
             if old is None:
+                about = posts.get(id(cpost))  # (the post objects live through the plan)
+                if about is None:
+                    about = posts[id(cpost)] = (cpost.id, _key_prefix(camp.slug, cpost.key))
                 row.update(
-                    post_id=cpost.id,
+                    post_id=about[0],
                     account_id=account.id,
                     unit_id=unit.id,
-                    idempotency_key=idempotency_key(
-                        camp.slug, cpost.key, account.platform, account.handle_key
-                    ),
+                    idempotency_key=_keyed(about[1], account.platform, account.handle_key),
                     publish_at=None,
                     due_at=None,
                 )

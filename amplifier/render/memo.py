@@ -137,12 +137,16 @@ class ChainReads:
     picks: Mapping[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]] = field(default_factory=dict)
     late: Mapping[str, tuple[Read, ...]] = field(default_factory=dict)  # the ``room`` reads
     groups: tuple[tuple[str, tuple[str | None, ...]], ...] = ()  # ``shared`` by variable
-    #: (variable, id of its dict) -> (the dict, its frozen values): a plan passes the same
+    #: per group, id of a dict -> (the dict, its frozen values): a plan passes the same
     #: dict for every variant of a unit, account, post or campaign (templates cannot change
     #: it: the sandbox is immutable). The dict is held, so its id is not reused meanwhile.
-    frozen: dict[tuple[str, int], tuple[dict[str, Any], tuple[Any, ...]]] = field(
-        default_factory=dict, compare=False, repr=False
+    frozen: tuple[dict[int, tuple[dict[str, Any], tuple[Any, ...]]], ...] = field(
+        default=(), compare=False, repr=False
     )
+
+    def __post_init__(self) -> None:
+        if len(self.frozen) != len(self.groups):
+            object.__setattr__(self, "frozen", tuple({} for _ in self.groups))
 
     def key(self, block: str, variables: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The values ``block`` reads from ``variables``; None when it cannot be keyed."""
@@ -161,18 +165,23 @@ class ChainReads:
             return None
         out: list[Any] = []
         get = variables.get
-        cache = self.frozen
         try:
-            for name, attributes in self.groups:  # ``shared``, one variable at a time
+            for (name, attributes), cache in zip(self.groups, self.frozen, strict=True):
                 whole = get(name, _MISSING)
-                if type(whole) is not dict:  # each attribute read sees the whole value
-                    out.extend([freeze(whole)] * len(attributes))
+                kind = type(whole)
+                if kind is not dict:  # each attribute read sees the whole value
+                    if kind is not str and kind is not int:
+                        whole = freeze(whole)
+                    if len(attributes) == 1:
+                        out.append(whole)
+                    else:
+                        out.extend([whole] * len(attributes))
                     continue
-                hit = cache.get((name, id(whole)))
+                hit = cache.get(id(whole))
                 if hit is None or hit[0] is not whole:
                     if len(cache) >= MAX_FROZEN:
                         cache.clear()
-                    hit = cache[(name, id(whole))] = (whole, _frozen_group(whole, attributes))
+                    hit = cache[id(whole)] = (whole, _frozen_group(whole, attributes))
                 out.extend(hit[1])
         except Unkeyable:
             return None
