@@ -262,9 +262,13 @@ def national_holidays(years: Iterable[int], language: str = "id") -> list[Holida
         raise ValueError(
             f"holiday language '{language}' is not offered; use one of {HOLIDAY_LANGUAGES}"
         )
+    return list(_national_holidays(tuple(sorted(set(years))), language))
+
+
+@functools.lru_cache(maxsize=32)  # the package's data is fixed for a process: every plan
+def _national_holidays(wanted: tuple[int, ...], language: str) -> tuple[Holiday, ...]:
     import holidays as holidays_package  # imported here: it is slow to import
 
-    wanted = sorted(set(years))
     out: list[Holiday] = []
     for category in HOLIDAY_CATEGORIES:
         local = holidays_package.country_holidays(
@@ -289,7 +293,7 @@ def national_holidays(years: Iterable[int], language: str = "id") -> list[Holida
                     )
                 )
     out.sort(key=lambda h: (h.date, h.joint, h.name))
-    return out
+    return tuple(out)
 
 
 def _field(entry: Any, name: str, default: Any = None) -> Any:
