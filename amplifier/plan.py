@@ -583,7 +583,7 @@ class Planner:
         if rest.in_scratch is not None:
             assert scratch is not None
             mark = _Stages(rest.seconds, time.perf_counter())
-            scratch.copy(conn, rest.in_scratch)
+            scratch.copy(conn, *rest.in_scratch)
             mark("copy")  # in the parent, like "insert"
         return [first, rest]
 
@@ -897,7 +897,7 @@ class _Part:
     timed: Timed | None = None  # its ``states`` emptied once summed
     summed: StateSum = field(default_factory=StateSum)  # of the timing states
     #: its new rows are in the plan's scratch database, written with these columns
-    in_scratch: tuple[str, ...] | None = None
+    in_scratch: tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None = None
     #: its platforms, and the wall seconds of its steps (``PlanSummary.parts``)
     seconds: dict[str, Any] = field(default_factory=dict)
 
@@ -1150,7 +1150,7 @@ def _prepare(part: _Part, dialect: sa.Dialect, scratch: Scratch | None) -> None:
         return
     if scratch is not None:
         scratch.write(prepared)
-        part.inserts, part.in_scratch = [], prepared.names
+        part.inserts, part.in_scratch = [], (prepared.names, prepared.constants)
         return
     part.inserts = [
         (position, prepared.sql, values)

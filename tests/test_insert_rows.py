@@ -317,6 +317,52 @@ def test_property_the_same_bytes_as_core(
     assert driver == core
 
 
+_every = {
+    **_optional,
+    "text": _text | st.sampled_from(["it's", "''", "a\x00b", "«80» 🇮🇩"]),
+    "status": st.sampled_from([*VariantStatus, "pending"]),
+    "review": st.sampled_from([*ReviewState]),
+}
+
+
+@st.composite
+def _rows_sharing_values(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Rows with the same keys, most of whose values are the same in every row."""
+    shared = {k: draw(strategy) for k, strategy in _every.items()}
+    varying = draw(st.sets(st.sampled_from(sorted(set(_every) - {"review"}))))
+    return [
+        _variant(n, **{**shared, **{k: draw(_every[k]) for k in sorted(varying)}})
+        for n in range(draw(st.integers(2, 6)))
+    ]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=_rows_sharing_values())
+def test_property_inlined_constants_store_the_same_bytes_as_core(
+    template: Path, tmp_path: Path, rows: list[dict[str, Any]]
+) -> None:
+    """``prepare_insert`` writes the values every row shares into its SQL as literals;
+    what is stored is what Core stores, byte for byte."""
+    core, _ = _both(template, tmp_path, VARIANTS, rows)
+    path = tmp_path / "inlined.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(template, path)
+    engine = database.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as conn:
+            prepared = database.prepare_insert(conn.dialect, VARIANTS, rows)
+            assert prepared is not None and prepared.constants  # review at least is shared
+            bound = len(prepared.names)
+            assert all(len(params) == bound for params in prepared.params)
+            conn.exec_driver_sql(prepared.sql, prepared.params)
+    finally:
+        engine.dispose()
+    assert _stored(path, "variant") == core
+
+
 def test_works_on_each_database(database_url: str) -> None:
     engine = _engine(database_url)
     rows = [
@@ -387,7 +433,8 @@ def test_a_scratch_database_stores_the_same_bytes_and_leaves_nothing_behind(
             scratch.write(prepared)
             with contextlib.closing(sqlite3.connect(scratch.path)) as db:  # as the main one's
                 assert db.execute("PRAGMA page_size").fetchone()[0] == database.SQLITE_PAGE_SIZE
-            scratch.copy(conn, prepared.names)
+            assert prepared.constants  # columns the rows share are written as literals
+            scratch.copy(conn, prepared.names, prepared.constants)
             # a second scratch database cannot be attached once the transaction has written
             assert database.Scratch.attach(conn, VARIANTS, after) is None
         assert not Path(scratch.folder).exists()

@@ -216,7 +216,10 @@ def test_a_two_process_plan_writes_what_a_serial_plan_writes(
     monkeypatch.setattr(
         database.Scratch,
         "copy",
-        lambda self, conn, names: (scratched.append(names), copy(self, conn, names)),
+        lambda self, conn, names, constants=(): (
+            scratched.append(names),
+            copy(self, conn, names, constants),
+        ),
     )
     root = make_workspace(calendars={"hut.yaml": CALENDAR})
     template = root / "templates" / "units" / "KANWIL-BALI" / "post.j2"
