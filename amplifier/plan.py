@@ -465,7 +465,9 @@ class Planner:
             )
             mark("target")
             grow_cache(conn, fresh, after)  # new rows' pages stay in memory until the commit
-            parts = self._run_parts(work, conn, stored_states, after)
+            # what only the parts needed, emptied while the parent copies the helper's rows
+            spent: list[Any] = [plans, seen, existing, entries, jobs, units, accounts]
+            parts = self._run_parts(work, conn, stored_states, after, spent)
             mark("parts")
             summary.parts = [p.seconds for p in parts]
             for _, listed in _in_order(p.findings for p in parts):
@@ -546,6 +548,7 @@ class Planner:
         conn: Connection,
         stored_states: list[tuple[Any, ...]],
         after: contextlib.ExitStack,
+        spent: Sequence[Any] = (),
     ) -> list[_Part]:
         """Render, check and time every job, in one part or, for large plans on Linux, in
         two: the parent does one, a forked helper process the other. Parts split the
@@ -554,7 +557,9 @@ class Planner:
         ids reserved for them (``_Work.ids``), so the parent inserts its own while the
         helper still works; on SQLite the helper writes its own into a ``Scratch``, copied
         into the table in one statement. The result, ids included, equals a serial plan's
-        either way (tested)."""
+        either way (tested). ``spent``: containers the plan no longer reads once the parts
+        are done, emptied by a thread during the copy (which runs in SQLite's C code,
+        without the GIL), rather than freed after the plan."""
         processes = self.stages.processes
         if processes is None:
             processes = 2 if len(work.jobs) >= PARALLEL_MIN and _can_fork() else 1
@@ -583,7 +588,12 @@ class Planner:
         if rest.in_scratch is not None:
             assert scratch is not None
             mark = _Stages(rest.seconds, time.perf_counter())
-            scratch.copy(conn, *rest.in_scratch)
+            emptying = threading.Thread(target=_empty, args=(spent,), name="amplifier-plan-free")
+            emptying.start()
+            try:
+                scratch.copy(conn, *rest.in_scratch)
+            finally:
+                emptying.join()
             mark("copy")  # in the parent, like "insert"
         return [first, rest]
 
@@ -1029,6 +1039,11 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _empty(containers: Sequence[Any]) -> None:
+    for container in containers:
+        container.clear()
 
 
 def _unit_of(directory: Directory, unit: UnitRow) -> _Unit:
