@@ -278,12 +278,11 @@ class Renderer:
 
 
 class _Part(NamedTuple):
-    """One rendered block: as rendered (what the output cap counts), trimmed (what the
-    layout measures) and tidied (what the variant's text is made of)."""
+    """One rendered block: as rendered (what the output cap counts) and tidied (what the
+    variant's text is made of), with what its trimmed text takes of the budget."""
 
     text: str
     loops: int  # ``range()`` iterations it took, charged again when the memo has it
-    trimmed: str
     tidy: str
     used: int  # of the budget, before ``body`` (``layout.use_of``)
     #: ``tidy`` split at its blank lines: the variant's paragraphs are its parts'
@@ -293,11 +292,9 @@ class _Part(NamedTuple):
 def _part(text: str, loops: int, platform: str) -> _Part:
     trimmed = text.strip()
     if not trimmed:
-        return _Part(text, loops, trimmed, "", 0, ())
+        return _Part(text, loops, "", 0, ())
     tidy = _tidy(trimmed)
-    return _Part(
-        text, loops, trimmed, tidy, use_of(trimmed, platform), tuple(tidy.split(SEPARATOR))
-    )
+    return _Part(text, loops, tidy, use_of(trimmed, platform), tuple(tidy.split(SEPARATOR)))
 
 
 def _title(title: _Part) -> str | None:

@@ -1,6 +1,6 @@
 """The built-in layout: how a variant's blocks are put together, in Python.
 
-    text = compose(render_block, budget=280)
+    text = text_of(compose(render_block, budget=280))
 
 Every variant is made of the blocks ``greeting``, ``body``, ``local``, ``link``,
 ``closing`` and ``hashtags`` (in that order). Each block is rendered, trimmed, and the
@@ -60,15 +60,14 @@ def use_of(trimmed: str, platform: str) -> int:
 
 
 class Part(Protocol):
-    """A rendered block, ``trimmed`` (``str.strip``) and then ``tidy`` (the renderer's
-    tidying of a variant's text: lines right-trimmed, runs of blank lines made one)."""
+    """A rendered block: ``tidy`` is its text trimmed (``str.strip``) and tidied (lines
+    right-trimmed, runs of blank lines made one); ``used`` is ``use_of`` its trimmed text
+    (0 when empty)."""
 
-    @property
-    def trimmed(self) -> str: ...
     @property
     def tidy(self) -> str: ...
     @property
-    def used(self) -> int: ...  # ``use_of(trimmed, platform)``, 0 when empty
+    def used(self) -> int: ...
 
 
 _P = TypeVar("_P", bound=Part)
