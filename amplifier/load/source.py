@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pydantic
 import yaml
+from yaml.constructor import SafeConstructor
 
 from amplifier.errors import Problem
 
@@ -102,8 +103,6 @@ def relative_name(path: Path, root: Path) -> str:
 
 # --- YAML -----------------------------------------------------------------------------
 
-_constructor = yaml.SafeLoader(stream="")
-
 
 def read_yaml(path: Path, root: Path, *, expect_mapping: bool = True) -> Document:
     rel = relative_name(path, root)
@@ -139,7 +138,9 @@ def parse_yaml(text: str, file: str, *, expect_mapping: bool = True) -> Document
             Problem(file, line, column, "", f"expected a mapping of keys, found {_kind(node)}")
         )
         return doc
-    doc.data = _build(node, (), doc)
+    # one constructor per document: it keeps every object it built (keyed by node) until
+    # it is dropped, and is not safe to share between threads
+    doc.data = _build(node, (), doc, SafeConstructor())
     return doc
 
 
@@ -151,12 +152,12 @@ def _kind(node: yaml.Node) -> str:
     return "a mapping"
 
 
-def _build(node: yaml.Node, loc: Loc, doc: Document) -> Any:
+def _build(node: yaml.Node, loc: Loc, doc: Document, make: SafeConstructor) -> Any:
     doc.values[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node, loc, doc) if isinstance(key_node, yaml.ScalarNode) else None
+            key = _scalar(key_node, make) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str | int) or isinstance(key, bool):
                 line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
                 doc.problems.append(
@@ -168,16 +169,16 @@ def _build(node: yaml.Node, loc: Loc, doc: Document) -> Any:
             doc.keys[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in out:
                 doc.problems.append(doc.problem(child, f"duplicate key '{key}'", key=True))
-            out[key] = _build(value_node, child, doc)
+            out[key] = _build(value_node, child, doc, make)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*loc, i), doc) for i, item in enumerate(node.value)]
-    return _scalar(node, loc, doc)
+        return [_build(item, (*loc, i), doc, make) for i, item in enumerate(node.value)]
+    return _scalar(node, make)
 
 
-def _scalar(node: yaml.Node, loc: Loc, doc: Document) -> Any:
+def _scalar(node: yaml.Node, make: SafeConstructor) -> Any:
     try:
-        return _constructor.construct_object(node, deep=True)
+        return make.construct_object(node, deep=True)
     except (ValueError, yaml.constructor.ConstructorError):
         # An impossible date such as 2027-02-30: keep the text so validation reports it.
         return node.value
