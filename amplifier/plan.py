@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -63,7 +63,14 @@ from amplifier.render import (
     zone_of,
 )
 from amplifier.review import initial_state
-from amplifier.targeting import AccountRow, Directory, UnitRow, read_directory, select_targets
+from amplifier.targeting import (
+    AccountRow,
+    Directory,
+    Target,
+    UnitRow,
+    read_directory,
+    select_targets,
+)
 from amplifier.timetable import (
     Planned,
     Shard,
@@ -337,137 +344,31 @@ class Planner:
             existing, stored_states = _existing(conn, post_ids)
             mark = _Stages(summary.stages, started)
             mark("read")
-            seen: set[tuple[int, int]] = set()
             live = [(c, p) for c, p in posts if c.active and p.active]
             plans = [(c, p, select_targets(directory, c.targets, p.targets)) for c, p in live]
             total = sum(len(t) for _, _, t in plans)
             summary.posts, summary.targets = len(live), total
-            done = 0
-            units: dict[int, _Unit] = {}
-            accounts: dict[int, _Account] = {}
             counts, by_status = summary.counts, summary.by_status
-            chains: dict[tuple[str, ...], dict[tuple[int, str], _Chain]] = {}
-            middles: dict[int, str] = {}  # account id -> the middle of its input digests
-            jobs: list[_Job] = []  # variants to render
-            entries: list[tuple[Any, ...]] = []  # every target not kept, in order
-            fresh = 0  # new variants so far: a new variant's rank among them picks its id
-            for camp, cpost, targets in plans:
-                assert cpost.id is not None
-                post_id = cpost.id
-                post_hash = digest(
-                    cpost.key,
-                    cpost.central_at.isoformat(),
-                    cpost.title,
-                    cpost.body,
-                    cpost.link,
-                    cpost.media,
-                    camp.slug,
-                    camp.title,
-                    camp.goal,
-                    camp.hashtags,
-                    camp.key_messages,
-                    camp.links,
-                    camp.require,
-                    self.settings_hash,
-                    RENDER_VERSION,
-                )
-                camp_vars = campaign_variables(camp)
-                templates = tuple(cpost.templates)
-                post_chains = chains.setdefault(templates, {})
-                for target in targets:
-                    unit = units.get(target.unit.id)  # type: ignore[arg-type]
-                    if unit is None:
-                        unit = _unit_of(directory, target.unit)
-                        units[unit.id] = unit
-                    account = accounts.get(target.account.id)  # type: ignore[arg-type]
-                    if account is None:
-                        account = _account_of(target.account)
-                        accounts[account.id] = account
-                    key = (post_id, account.id)
-                    seen.add(key)
-                    done += 1
-                    if progress is not None and done % 2000 == 0:
-                        progress(done, total)
-                    old = existing.get(key)
-                    if old is not None and (old.status in FROZEN or old.by_hand):
-                        counts["kept"] += 1
-                        by_status[old.status] += 1
-                        continue
-                    found = post_chains.get((unit.id, account.platform))
-                    if found is None:
-                        chain = self.renderer.chain(
-                            unit.folders, unit.kind, account.platform, templates
-                        )
-                        found = post_chains[(unit.id, account.platform)] = (
-                            chain,
-                            self.renderer.chain_hash(chain),
-                        )
-                    chain, chain_hash = found
-                    # a new variant's digest is taken where it is rendered (in parallel)
-                    input_hash = None
-                    if old is not None:
-                        middle = middles.get(account.id)
-                        if middle is None:
-                            middle = middles[account.id] = _digest_middle(unit, account)
-                        input_hash = _input_hash(post_hash, middle, chain_hash)
-                    if (
-                        old is not None
-                        and old.input_hash == input_hash
-                        and old.status != VariantStatus.CANCELLED
-                    ):
-                        counts["unchanged"] += 1
-                        by_status[old.status] += 1
-                        if old.findings_json not in _NO_FINDINGS:  # for the summary
-                            entries.append((None, old, unit, account, camp, cpost))
-                        continue
-                    job = (unit, account, camp, cpost, chain, camp_vars)
-                    entries.append(
-                        (
-                            len(jobs),
-                            old,
-                            unit,
-                            account,
-                            camp,
-                            cpost,
-                            input_hash,
-                            post_hash,
-                            chain_hash,
-                            fresh if old is None else None,
-                        )
-                    )
-                    jobs.append(job)
-                    fresh += old is None
-            cancels = [
-                {
-                    "_id": old.id,
-                    "status": VariantStatus.CANCELLED,
-                    "reasons": [
-                        "no longer targeted: the post, its target or the account was removed"
-                    ],
-                    "updated_at": now,
-                    "_account_id": key[1],
-                }
-                for key, old in existing.items()
-                if key not in seen
-                and old.status not in FROZEN
-                and old.status != VariantStatus.CANCELLED
-            ]
             work = _Work(
-                entries,
-                jobs,
-                cancels,
+                plans,
+                existing,
                 post_ids,
                 {p.id: (c, p) for c, p in posts} if not (campaign or post) else None,
                 directory,
                 now,
-                fresh,
                 None if stamp is None else stamp.base,
             )
+            # what only the parts need, emptied while the parent copies the helper's rows
+            spent: list[Any] = [plans, existing]
+            shards = self._early_shards(work)
+            if not shards:  # the parent targets alone; the parts split its jobs (if any)
+                work.targeted = self._target(
+                    work, None, summary.counts, summary.by_status, progress
+                )
+                spent += work.targeted.spent()
             mark("target")
-            grow_cache(conn, fresh, after)  # new rows' pages stay in memory until the commit
-            # what only the parts needed, emptied while the parent copies the helper's rows
-            spent: list[Any] = [plans, seen, existing, entries, jobs, units, accounts]
-            parts = self._run_parts(work, conn, stored_states, after, spent)
+            grow_cache(conn, work.fresh, after)  # new rows' pages stay in memory until the commit
+            parts = self._run_parts(work, conn, stored_states, after, shards, spent, progress)
             mark("parts")
             summary.parts = [p.seconds for p in parts]
             for _, listed in _in_order(p.findings for p in parts):
@@ -542,40 +443,177 @@ class Planner:
         summary.seconds = time.perf_counter() - started
         return summary
 
+    def _early_shards(self, work: _Work) -> list[Shard]:
+        """The shards of a plan whose parts target their own platforms (each in its own
+        process, forked before targeting), or none: a plan of mostly new variants where
+        two processes are used (``_run_parts``). Counts the new variants for the ids to
+        reserve (``_Work.fresh``): every target without a stored variant is one."""
+        processes = self.stages.processes
+        if processes == 1 or (processes is None and not _can_fork()):
+            return []
+        sizes, work.fresh = _fresh_by_platform(work.plans, work.existing)
+        if work.fresh < (PARALLEL_MIN if processes is None else 1):
+            return []
+        return _shards(sizes, work.platforms, processes or 2)
+
+    def _target(
+        self,
+        work: _Work,
+        shard: Shard | None,
+        counts: Counter[str],
+        by_status: Counter[str],
+        progress: Progress | None,
+    ) -> _Targeted:
+        """Sort the targets of ``shard``'s platforms (all with None), in target order, into
+        those kept as they are (counted into ``counts`` and ``by_status``) and the jobs
+        to render. Every target counts for its position and, when new, for the rank that
+        picks its reserved id, so a shard's entries carry those of a serial plan."""
+        out = _Targeted()
+        entries, jobs, seen, units, accounts = (
+            out.entries,
+            out.jobs,
+            out.seen,
+            out.units,
+            out.accounts,
+        )
+        existing, directory = work.existing, work.directory
+        chains: dict[tuple[str, ...], dict[tuple[int, str], _Chain]] = {}
+        middles: dict[int, str] = {}  # account id -> the middle of its input digests
+        mine = None if shard is None else shard.platforms  # (a Platform is a str)
+        total = sum(len(t) for _, _, t in work.plans)
+        position = -1  # of the target, among all
+        # targets so far with a stored variant: every other one is a new variant, and its
+        # rank among them (position - stored) picks its reserved id
+        stored = 0
+        for camp, cpost, targets in work.plans:
+            assert cpost.id is not None
+            post_id = cpost.id
+            post_hash = digest(
+                cpost.key,
+                cpost.central_at.isoformat(),
+                cpost.title,
+                cpost.body,
+                cpost.link,
+                cpost.media,
+                camp.slug,
+                camp.title,
+                camp.goal,
+                camp.hashtags,
+                camp.key_messages,
+                camp.links,
+                camp.require,
+                self.settings_hash,
+                RENDER_VERSION,
+            )
+            camp_vars = campaign_variables(camp)
+            templates = tuple(cpost.templates)
+            post_chains = chains.setdefault(templates, {})
+            for target in targets:
+                position += 1
+                if progress is not None and position % 2000 == 1999:
+                    progress(position + 1, total)
+                row = target.account
+                if mine is not None and row.platform not in mine:
+                    stored += bool(existing) and (post_id, row.id) in existing
+                    continue
+                unit = units.get(target.unit.id)  # type: ignore[arg-type]
+                if unit is None:
+                    unit = _unit_of(directory, target.unit)
+                    units[unit.id] = unit
+                account = accounts.get(row.id)  # type: ignore[arg-type]
+                if account is None:
+                    account = _account_of(row)
+                    accounts[account.id] = account
+                if existing:
+                    key = (post_id, account.id)
+                    seen.add(key)
+                    old = existing.get(key)
+                    stored += old is not None
+                else:
+                    old = None  # (and nothing to cancel: no target need be seen)
+                if old is not None and (old.status in FROZEN or old.by_hand):
+                    counts["kept"] += 1
+                    by_status[old.status] += 1
+                    continue
+                found = post_chains.get((unit.id, account.platform))
+                if found is None:
+                    chain = self.renderer.chain(
+                        unit.folders, unit.kind, account.platform, templates
+                    )
+                    found = post_chains[(unit.id, account.platform)] = (
+                        chain,
+                        self.renderer.chain_hash(chain),
+                    )
+                chain, chain_hash = found
+                # a new variant's digest is taken where it is rendered
+                input_hash = None
+                if old is not None:
+                    middle = middles.get(account.id)
+                    if middle is None:
+                        middle = middles[account.id] = _digest_middle(unit, account)
+                    input_hash = _input_hash(post_hash, middle, chain_hash)
+                if (
+                    old is not None
+                    and old.input_hash == input_hash
+                    and old.status != VariantStatus.CANCELLED
+                ):
+                    counts["unchanged"] += 1
+                    by_status[old.status] += 1
+                    if old.findings_json not in _NO_FINDINGS:  # for the summary
+                        entries.append((position, None, old, account, unit, camp, cpost))
+                    continue
+                job = (unit, account, camp, cpost, chain, camp_vars)
+                rank = position - stored if old is None else None
+                entry = (position, job, old, account, input_hash, post_hash, chain_hash, rank)
+                entries.append(entry)
+                jobs.append(job)
+        if shard is None:
+            work.fresh = position + 1 - stored
+        return out
+
     def _run_parts(
         self,
         work: _Work,
         conn: Connection,
         stored_states: list[tuple[Any, ...]],
         after: contextlib.ExitStack,
-        spent: Sequence[Any] = (),
+        shards: list[Shard],
+        spent: list[Any],
+        progress: Progress | None,
     ) -> list[_Part]:
         """Render, check and time every job, in one part or, for large plans on Linux, in
         two: the parent does one, a forked helper process the other. Parts split the
         platforms (timing one platform never depends on another's variants), so each
-        process times what it rendered; only its results come back. New rows carry the
-        ids reserved for them (``_Work.ids``), so the parent inserts its own while the
-        helper still works; on SQLite the helper writes its own into a ``Scratch``, copied
-        into the table in one statement. The result, ids included, equals a serial plan's
-        either way (tested). ``spent``: containers the plan no longer reads once the parts
-        are done, emptied by a thread during the copy (which runs in SQLite's C code,
-        without the GIL), rather than freed after the plan."""
-        processes = self.stages.processes
-        if processes is None:
-            processes = 2 if len(work.jobs) >= PARALLEL_MIN and _can_fork() else 1
-        shards = _shards(work, processes)
+        process times what it rendered; only its results come back. With ``shards``
+        (``_early_shards``) each part also targets its own platforms; without, the parent
+        has targeted alone and the parts split its jobs. New rows carry the ids reserved
+        for them (``_Work.ids``), so the parent inserts its own while the helper still
+        works; on SQLite the helper writes its own into a ``Scratch``, copied into the
+        table in one statement. The result, ids included, equals a serial plan's either
+        way (tested). ``spent``: containers the plan no longer reads once the parts are
+        done, emptied by a thread during the copy (which runs in SQLite's C code, without
+        the GIL), rather than freed after the plan."""
+        if not shards:
+            targeted = work.targeted
+            assert targeted is not None
+            processes = self.stages.processes
+            if processes is None:
+                processes = 2 if len(targeted.jobs) >= PARALLEL_MIN and _can_fork() else 1
+            if processes >= 2:
+                sizes = Counter(job[1].platform for job in targeted.jobs)
+                shards = _shards(sizes, work.platforms, processes)
         if len(shards) < 2:
 
             def when(*writes: list[dict[str, Any]]) -> bool:
                 return not self._timing_current(conn, work, stored_states, *writes)
 
             return [self._part(work, None, when)]
-        preload({job[1].platform for job in work.jobs})
+        preload(set().union(*(shard.platforms for shard in shards)))
         work.ids = reserve_ids(conn, VARIANTS, work.fresh)
         scratch = Scratch.attach(conn, VARIANTS, after) if work.ids is not None else None
         helper = functools.partial(self._part, work, shards[1], _always, scratch)
         with _in_helper(self.ws, helper) as second:
-            first = self._part(work, shards[0], _always)
+            first = self._part(work, shards[0], _always, spent=spent, progress=progress)
             if work.ids is not None:  # its rows have their ids: insert them meanwhile
                 mark = _Stages(first.seconds, time.perf_counter())
                 _insert(conn, first.inserts)
@@ -603,30 +641,44 @@ class Planner:
         shard: Shard | None,
         when: Callable[..., bool],
         scratch: Scratch | None = None,
+        *,
+        spent: list[Any] | None = None,
+        progress: Progress | None = None,
     ) -> _Part:
         """One part of a plan: render and check its jobs, sort its targets into inserts,
         updates and touches (in target order), then time them (if ``when`` says so). With
-        a ``scratch`` database, the new rows are written there, not returned."""
+        a ``scratch`` database, the new rows are written there, not returned. Unless the
+        parent has targeted already (``_Work.targeted``), the part targets its platforms
+        first (reporting ``progress``, adding what only it reads to ``spent``)."""
         part = _Part()
         part.seconds["platforms"] = None if shard is None else sorted(shard.platforms)
         mark = _Stages(part.seconds, time.perf_counter())
         counts, by_status = part.counts, part.by_status
+        targeted = work.targeted
+        # entries the parent targeted for every part: this part's are those of its shard
+        holds = shard.holds if shard is not None and targeted is not None else None
+        if targeted is None:
+            targeted = self._target(work, shard, counts, by_status, progress)
+            if spent is not None:
+                spent += targeted.spent()
+            mark("target")
         inserts: list[dict[str, Any]] = []
         middles: dict[int, str] = {}  # account id -> its part of the input digest
-        jobs, now, render_row = work.jobs, work.now, self._render_row
+        now, render_row = work.now, self._render_row
         posts: dict[int, tuple[int | None, str]] = {}  # id(post) -> its id, key prefix
-        for position, entry in enumerate(work.entries):
-            if shard is not None and not shard.holds(entry[3].platform):
+        for entry in targeted.entries:
+            if holds is not None and not holds(entry[3].platform):
                 continue
-            if entry[0] is None:  # kept as it is: only its stored findings are listed
-                _, old, unit, account, camp, cpost = entry
+            position, job = entry[0], entry[1]
+            if job is None:  # kept as it is: only its stored findings are listed
+                _, _, old, account, unit, camp, cpost = entry
                 found = self._findings(old.findings, unit.code, account, camp, cpost)
                 if found:
                     part.findings.append((position, found))
                 continue
-            index, old, unit, account, camp, cpost, input_hash, post_hash, chain_hash, rank = entry
-            u, a, c, p, chain, camp_vars = jobs[index]
-            row = render_row(u, a, c, p, chain, camp_vars, now)
+            _, _, old, account, input_hash, post_hash, chain_hash, rank = entry
+            unit, _, camp, cpost, chain, camp_vars = job
+            row = render_row(unit, account, camp, cpost, chain, camp_vars, now)
             if input_hash is None:
                 middle = middles.get(account.id)
                 if middle is None:
@@ -668,10 +720,7 @@ class Planner:
                 counts["updated"] += 1
                 by_status[str(row["status"])] += 1
         mark("render")
-        platforms = work.platforms
-        for row in work.cancels:
-            if shard is None or shard.holds(platforms.get(row["_account_id"])):
-                part.cancels.append({k: v for k, v in row.items() if k != "_account_id"})
+        part.cancels = _cancels(work, targeted.seen, shard)
         if self.stages.timing and when(inserts, part.updates, part.cancels):
             planned = Planned(inserts, {r["_id"]: r for r in (*part.updates, *part.cancels)})
             part.timed = time_variants(
@@ -864,22 +913,24 @@ class Planner:
 _Job = tuple["_Unit", "_Account", Campaign, CentralPost, tuple[str, ...], dict[str, Any]]
 _Chain = tuple[tuple[str, ...], str]  # a chain of templates and its digest
 _FORKED: tuple[Workspace, Callable[[], Any]] | None = None  # what a forked helper does
+_PLATFORM_OF = attrgetter("account.platform")  # of a target
 
 
 @dataclass
 class _Work:
     """Everything the parts of a plan share (a forked helper inherits it)."""
 
-    entries: list[tuple[Any, ...]]  # every target not kept, in target order
-    jobs: list[_Job]  # the variants to render
-    cancels: list[dict[str, Any]]  # update rows, each with its ``_account_id``
+    plans: list[tuple[Campaign, CentralPost, list[Target]]]  # live posts, their targets
+    existing: dict[tuple[int, int], _Existing]  # (post id, account id) -> stored variant
     post_ids: list[int]
     every_post: dict[int | None, tuple[Campaign, CentralPost]] | None
     directory: Directory
     now: dt.datetime
-    fresh: int  # how many new variants (each job of one has its rank among them)
     #: what the plan's stamp read of the timing input (``timetable.timing_base``), if any
     timing_base: TimingBase | None
+    #: every target's entry and the jobs, when the parent targets before the parts
+    targeted: _Targeted | None = None
+    fresh: int = 0  # how many new variants (each job of one has its rank among them)
     #: the ids of the new variants, by rank in target order (``reserve_ids``), reserved
     #: for a plan in two parts: one part can then insert its rows before the other's, and
     #: the ids stay those of a serial plan. None: the database gives them, in target order.
@@ -890,6 +941,25 @@ class _Work:
         self.platforms = {
             a.id: str(a.platform) for accts in self.directory.accounts.values() for a in accts
         }
+
+
+@dataclass
+class _Targeted:
+    """The targets of a plan, or of one part's platforms, sorted by ``Planner._target``."""
+
+    #: in target order, each led by its position among all targets: (position, job, stored
+    #: variant or None, account, input digest or None (a new variant's is taken where it
+    #: is rendered), post digest, chain digest, rank of a new variant); or (position, None,
+    #: stored variant, account, unit, campaign, post) for an unchanged variant whose stored
+    #: findings the summary lists
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    jobs: list[_Job] = field(default_factory=list)  # the variants to render
+    seen: set[tuple[int, int]] = field(default_factory=set)  # (post id, account id)
+    units: dict[int, _Unit] = field(default_factory=dict)
+    accounts: dict[int, _Account] = field(default_factory=dict)
+
+    def spent(self) -> list[Any]:
+        return [self.entries, self.jobs, self.seen, self.units, self.accounts]
 
 
 @dataclass
@@ -971,13 +1041,13 @@ def _call_forked() -> Any:
     return call()
 
 
-def _shards(work: _Work, processes: int) -> list[Shard]:
-    """Split the platforms of the jobs into ``processes`` shards of about equal work
-    (largest first, each to the lightest shard); the first shard also holds variants
-    whose account is gone. One shard (or none) means a serial plan."""
+def _shards(sizes: Counter[str], platforms: dict[int | None, str], processes: int) -> list[Shard]:
+    """Split the platforms into ``processes`` shards of about equal work (``sizes``: the
+    variants of each platform to render; largest first, each to the lightest shard); the
+    first shard also holds the other platforms (``platforms``: account id -> platform)
+    and variants whose account is gone. One shard (or none) means a serial plan."""
     if processes < 2:
         return []
-    sizes = Counter(job[1].platform for job in work.jobs)
     if len(sizes) < 2:
         return []
     loads = [0] * processes
@@ -987,9 +1057,45 @@ def _shards(work: _Work, processes: int) -> list[Shard]:
         loads[lightest] += size
         members[lightest].add(platform)
     # platforms with no job go to the first shard: they may still have stored variants
-    rest = {str(a) for a in work.platforms.values()} - set(sizes)
-    members[0] |= rest
+    members[0] |= set(platforms.values()) - set(sizes)
     return [Shard(frozenset(m), orphans=i == 0) for i, m in enumerate(members) if m]
+
+
+def _fresh_by_platform(
+    plans: list[tuple[Campaign, CentralPost, list[Target]]],
+    existing: dict[tuple[int, int], _Existing],
+) -> tuple[Counter[str], int]:
+    """How many targets of each platform have no stored variant, and in all."""
+    sizes: Counter[Any] = Counter()
+    for _, cpost, targets in plans:
+        if not existing:
+            sizes.update(map(_PLATFORM_OF, targets))
+        else:
+            post_id = cpost.id
+            sizes.update(
+                t.account.platform for t in targets if (post_id, t.account.id) not in existing
+            )
+    by_name = Counter({str(platform): n for platform, n in sizes.items()})
+    return by_name, sum(by_name.values())
+
+
+def _cancels(work: _Work, seen: set[tuple[int, int]], shard: Shard | None) -> list[dict[str, Any]]:
+    """Update rows cancelling the stored variants (of ``shard``'s platforms) that no
+    target has ``seen``, unless they are frozen or cancelled already."""
+    platforms, cancelled = work.platforms, VariantStatus.CANCELLED
+    return [
+        {
+            "_id": old.id,
+            "status": cancelled,
+            "reasons": ["no longer targeted: the post, its target or the account was removed"],
+            "updated_at": work.now,
+        }
+        for key, old in work.existing.items()
+        if key not in seen
+        and old.status not in FROZEN
+        and old.status != cancelled
+        and (shard is None or shard.holds(platforms.get(key[1])))
+    ]
 
 
 def _in_order(parts: Iterable[list[_T]]) -> Iterator[_T]:

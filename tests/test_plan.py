@@ -335,8 +335,8 @@ def test_a_two_process_plan_times_and_replans_like_a_serial_plan(
 ) -> None:
     """Two processes split the platforms and each times its own: with accounts on three
     platforms, tight gaps and caps (conflicts across campaigns, some variants left
-    unscheduled), an edit and a removed account, every stored column and the summary
-    equal a serial plan's after each step."""
+    unscheduled), an edit, a removed account and a new unit, every stored column and the
+    summary equal a serial plan's after each step."""
     results: dict[int, list[object]] = {1: [], 2: []}
     for processes in (1, 2):
         root = make_workspace(
@@ -350,7 +350,7 @@ def test_a_two_process_plan_times_and_replans_like_a_serial_plan(
         w = Workspace.open(root, database_url=url)
         w.sync()
         stages = Stages(processes=processes)
-        for step in range(3):
+        for step in range(4):
             if step == 1:  # an edit re-renders one post; its variants are timed again
                 calendar = root / "calendars" / "c.yaml"
                 calendar.write_text(calendar.read_text().replace("Pos kedua.", "Pos dua."))
@@ -358,7 +358,12 @@ def test_a_two_process_plan_times_and_replans_like_a_serial_plan(
             if step == 2:  # an account removed: its variants are cancelled
                 (root / "org.yaml").write_text(_org_of(12, without="KANWIL-3"))
                 w.sync()
+            if step == 3:  # a new unit: its variants are new, amid stored ones (and ids)
+                (root / "org.yaml").write_text(_org_of(13, without="KANWIL-3"))
+                w.sync()
             summary = Planner(w, stages=stages).run()
+            if processes == 2:  # with new variants, each part targets its own platforms
+                assert all(("target" in p) == (step in (0, 3)) for p in summary.parts)
             with w.engine.connect() as conn:  # the digest of what the timing read
                 state = conn.execute(sa.text("SELECT scope, digest FROM timing_state")).all()
             if w.engine.dialect.name != "sqlite":  # rows read from another kind of database
@@ -376,6 +381,7 @@ def test_a_two_process_plan_times_and_replans_like_a_serial_plan(
     assert counts["created"] == 111 and len(rows) == 111  # 37 accounts x 3 posts
     assert by_status["scheduled"] and by_status["unscheduled"]  # the caps bit
     assert serial[1][0]["updated"] == 37 and serial[2][0]["cancelled"] == 3
+    assert serial[3][0]["created"] == 9 and len(serial[3][3]) == 120
 
 
 @given(st.text(), st.one_of(st.none(), st.text()))
