@@ -445,12 +445,15 @@ class Planner:
 
     def _early_shards(self, work: _Work) -> list[Shard]:
         """The shards of a plan whose parts target their own platforms (each in its own
-        process, forked before targeting), or none: a plan of mostly new variants where
-        two processes are used (``_run_parts``). Counts the new variants for the ids to
-        reserve (``_Work.fresh``): every target without a stored variant is one."""
+        process, forked before targeting), or none: a plan with at least ``PARALLEL_MIN``
+        new variants where two processes are used (``_run_parts``). Counts the new
+        variants for the ids to reserve (``_Work.fresh``): every target without a stored
+        variant is one."""
         processes = self.stages.processes
         if processes == 1 or (processes is None and not _can_fork()):
             return []
+        if processes is None and sum(len(t) for _, _, t in work.plans) < PARALLEL_MIN:
+            return []  # too few targets to have that many new variants: nothing to count
         sizes, work.fresh = _fresh_by_platform(work.plans, work.existing)
         if work.fresh < (PARALLEL_MIN if processes is None else 1):
             return []
